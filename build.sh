@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# One build-and-test entry point for developers and CI.
+#   ./build.sh            build (Release)
+#   ./build.sh test       install what the tests need (redis-server, chromium), build, run every test
+#   ./build.sh run        build, then start the application (Chat.AppHost)
+set -euo pipefail
+cd "$(dirname "$0")"
+configuration="${CONFIGURATION:-Release}"
+
+install_test_prerequisites() {
+  local wanted=()
+  command -v redis-server >/dev/null 2>&1 || wanted+=(redis-server)
+  [ -x /usr/bin/chromium ] || wanted+=(chromium)
+  if [ ${#wanted[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ]; then
+      echo "Installing test prerequisites: ${wanted[*]}"
+      apt-get update -qq >/dev/null
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${wanted[@]}" >/dev/null
+      # Debian starts a system redis on install; the tests run their own servers on free ports.
+      service redis-server stop >/dev/null 2>&1 || true
+    else
+      echo "Missing test prerequisites (${wanted[*]}): install them with apt-get as root." >&2
+    fi
+  fi
+  dotnet tool restore >/dev/null
+}
+
+build() {
+  dotnet build Chat.sln -c "$configuration" -nologo -clp:ErrorsOnly
+}
+
+# Sums the numbers after "<word>:" on dotnet test's per-assembly summary lines ("Failed!  - Failed: 1, Passed: 9, ...").
+sum_of() {
+  grep -E '^(Passed|Failed)! +- ' "$2" | grep -Eo "$1: +[0-9]+" | awk '{ s += $2 } END { print s + 0 }'
+}
+
+run_tests() {
+  install_test_prerequisites
+  build
+  local log
+  log=$(mktemp)
+  set +e
+  dotnet test Chat.sln -c "$configuration" --no-build -nologo --logger "console;verbosity=normal" \
+    --results-directory .test-artifacts "$@" 2>&1 | tee "$log"
+  local status=${PIPESTATUS[0]}
+  set -e
+  # Sum every test assembly's summary line into the one line CI reads.
+  local passed failed skipped
+  passed=$(sum_of 'Passed' "$log")
+  failed=$(sum_of 'Failed' "$log")
+  skipped=$(sum_of 'Skipped' "$log")
+  rm -f "$log"
+  if [ "$status" != 0 ] && [ "${failed:-0}" = 0 ]; then failed=1; fi
+  echo "${passed:-0} passed, ${failed:-0} failed, ${skipped:-0} skipped"
+  return "$status"
+}
+
+case "${1:-build}" in
+  build) build ;;
+  test) shift; run_tests "$@" ;;
+  run) shift; build; exec dotnet run --project Chat.AppHost -c "$configuration" --no-build -- "$@" ;;
+  *) echo "usage: $0 [build|test|run]" >&2; exit 2 ;;
+esac
