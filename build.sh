@@ -29,9 +29,9 @@ build() {
   dotnet build Chat.sln -c "$configuration" -nologo -clp:ErrorsOnly
 }
 
-# Sums the numbers after "<word>:" on dotnet test's per-assembly summary lines ("Failed!  - Failed: 1, Passed: 9, ...").
+# Sums dotnet test's per-assembly summary blocks ("Total tests: 10" then "     Passed: 9", "     Failed: 1").
 sum_of() {
-  grep -E '^(Passed|Failed)! +- ' "$2" | grep -Eo "$1: +[0-9]+" | awk '{ s += $2 } END { print s + 0 }'
+  { grep -E "^ +$1: +[0-9]+ *$" "$2" || true; } | awk '{ s += $2 } END { print s + 0 }'
 }
 
 run_tests() {
