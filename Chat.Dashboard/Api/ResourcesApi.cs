@@ -7,6 +7,9 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using System.Text.Json;
+using JsonOptions = Microsoft.AspNetCore.Http.Json.JsonOptions;
 
 namespace Chat.Dashboard.Api;
 
@@ -36,8 +39,8 @@ public static class ResourcesApi
         return TypedResults.Ok(resources.GetConsoleLogs(replica, Math.Clamp(max ?? options.MaxConsoleLogCount, 1, options.MaxConsoleLogCount)));
     }
 
-    private static Results<ServerSentEventsResult<ConsoleLogLine>, NotFound> StreamConsole(
-        string replica, IResourceSource resources, long? after, HttpContext context)
+    private static async Task<Results<EmptyHttpResult, NotFound>> StreamConsole(
+        string replica, IResourceSource resources, long? after, HttpContext context, IOptions<JsonOptions> json)
     {
         if (!Exists(resources, replica))
         {
@@ -46,7 +49,31 @@ public static class ResourcesApi
 
         // EventSource resends the last id it saw when it reconnects; that is where the stream picks up.
         var resumeFrom = long.TryParse(context.Request.Headers["Last-Event-ID"], out var lastEventId) ? lastEventId : after ?? 0;
-        return TypedResults.ServerSentEvents(Lines(resources, replica, resumeFrom, context.RequestAborted));
+        var response = context.Response;
+        response.ContentType = "text/event-stream";
+        response.Headers.CacheControl = "no-cache,no-store";
+        response.Headers["X-Accel-Buffering"] = "no";
+        // Headers go out now, not with the first line: the page shows "live" even for a quiet replica.
+        await response.Body.FlushAsync(context.RequestAborted);
+        var serializer = json.Value.SerializerOptions;
+        try
+        {
+            await SseFormatter.WriteAsync(
+                Lines(resources, replica, resumeFrom, context.RequestAborted),
+                response.Body,
+                (item, buffer) =>
+                {
+                    using var writer = new Utf8JsonWriter(buffer);
+                    JsonSerializer.Serialize(writer, item.Data, serializer);
+                },
+                context.RequestAborted);
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The browser navigated away.
+        }
+
+        return TypedResults.Empty;
     }
 
     private static async IAsyncEnumerable<SseItem<ConsoleLogLine>> Lines(

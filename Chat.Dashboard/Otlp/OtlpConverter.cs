@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.RegularExpressions;
 using Chat.Dashboard.Telemetry;
 using Google.Protobuf;
 using Google.Protobuf.Collections;
@@ -11,7 +12,7 @@ using OpenTelemetry.Proto.Trace.V1;
 namespace Chat.Dashboard.Otlp;
 
 /// <summary>Turns OTLP messages into the store's records (hex ids, strings for attribute values, UTC timestamps).</summary>
-public sealed class OtlpConverter(TelemetryLimits limits)
+public sealed partial class OtlpConverter(TelemetryLimits limits)
 {
     public void AddSpans(TelemetryStore store, RepeatedField<ResourceSpans> resourceSpans)
     {
@@ -75,7 +76,7 @@ public sealed class OtlpConverter(TelemetryLimits limits)
                         ToTime(timestamp),
                         LevelName(severity, record.SeverityText),
                         severity,
-                        record.Body is null ? "" : Truncate(ToText(record.Body)),
+                        record.Body is null ? "" : Truncate(FormatMessage(ToText(record.Body), attributes)),
                         scope.Scope?.Name ?? "",
                         string.IsNullOrEmpty(record.EventName) ? null : record.EventName,
                         record.TraceId.IsEmpty ? null : ToHex(record.TraceId),
@@ -171,6 +172,18 @@ public sealed class OtlpConverter(TelemetryLimits limits)
 
         return new TelemetryResource(string.IsNullOrEmpty(serviceName) ? "unknown_service" : serviceName, string.IsNullOrEmpty(instanceId) ? null : instanceId);
     }
+
+    /// <summary>
+    /// A .NET service that does not set IncludeFormattedMessage sends the template ("Turn {Id} done") as the body and
+    /// the values as attributes; put them back together so the list reads like the console.
+    /// </summary>
+    private static string FormatMessage(string body, Dictionary<string, string> attributes) =>
+        attributes.Count == 0 || !body.Contains('{', StringComparison.Ordinal)
+            ? body
+            : Placeholder().Replace(body, match => attributes.TryGetValue(match.Groups[1].Value, out var value) ? value : match.Value);
+
+    [GeneratedRegex(@"\{([^{}:,]+)(?:[,:][^{}]*)?\}")]
+    private static partial Regex Placeholder();
 
     private Dictionary<string, string> ToAttributes(RepeatedField<KeyValue> attributes)
     {
