@@ -34,9 +34,11 @@ function clock(iso) {
 
 function ms(value) {
   if (value == null) return "";
-  if (value < 1) return `${(value * 1000).toFixed(0)}μs`;
-  if (value < 1000) return `${value < 10 ? value.toFixed(2) : value.toFixed(0)}ms`;
-  return `${(value / 1000).toFixed(value < 10000 ? 2 : 1)}s`;
+  const trim = (n, digits) => Number(n.toFixed(digits)).toString();
+  if (value === 0) return "0ms";
+  if (value < 1) return `${trim(value * 1000, 0)}μs`;
+  if (value < 1000) return `${trim(value, value < 10 ? 2 : value < 100 ? 1 : 0)}ms`;
+  return `${trim(value / 1000, value < 10000 ? 2 : 1)}s`;
 }
 
 function since(iso) {
@@ -52,10 +54,14 @@ function since(iso) {
 }
 
 const number = (n) => (n == null ? "" : Number(n).toLocaleString("en-US", { maximumFractionDigits: 2 }));
+const compact = (n) => Number(n).toLocaleString("en-US", { notation: "compact", maximumFractionDigits: 2 });
 
-// A stable colour per resource name, so a service looks the same on every page.
+// A stable colour per resource name, so a service looks the same on every page; the chat services get their own.
+const knownColours = { gateway: "#5c8dff", rest: "#e3823b", streaming: "#d2b32a", sse: "#4fb3ff", websocket: "#b87bff",
+  grpc: "#e35b9b", llm: "#2bb6a8", redis: "#ef6f6c" };
 function colour(name) {
   const base = String(name ?? "").replace(/-\d+$/, "");
+  if (knownColours[base]) return knownColours[base];
   let hash = 0;
   for (const c of base) hash = (hash * 31 + c.charCodeAt(0)) | 0;
   const palette = ["#8b7bff", "#4fb3ff", "#3fb950", "#e3823b", "#e35b9b", "#2bb6a8", "#d2b32a", "#b87bff", "#5c8dff", "#ef6f6c"];
@@ -599,7 +605,7 @@ function sparkline(lines) {
   return `<svg viewBox="0 0 ${width} ${height}" preserveAspectRatio="none" role="img">
     <line class="axis" x1="${left}" y1="${height - bottom}" x2="${width}" y2="${height - bottom}"/>
     <line class="axis" x1="${left}" y1="4" x2="${left}" y2="${height - bottom}"/>
-    <text x="${left - 4}" y="10" text-anchor="end">${number(max)}</text><text x="${left - 4}" y="${height - bottom}" text-anchor="end">0</text>
+    <text x="${left - 4}" y="10" text-anchor="end">${compact(max)}</text><text x="${left - 4}" y="${height - bottom}" text-anchor="end">0</text>
     <text x="${left}" y="${height - 2}">${clock(new Date(t0).toISOString()).slice(0, 8)}</text>
     <text x="${width - 2}" y="${height - 2}" text-anchor="end">${clock(new Date(t1).toISOString()).slice(0, 8)}</text>
     ${paths}</svg>`;

@@ -37,9 +37,14 @@ public sealed class DashboardBrowserFixture : IAsyncLifetime
         Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"],
     };
 
-    public async Task<IPage> NewPageAsync()
+    /// <summary>A page in light or dark colour scheme (the UI follows the browser's preference until toggled).</summary>
+    public async Task<IPage> NewPageAsync(bool dark = false)
     {
-        var page = await Browser.NewPageAsync(new() { ViewportSize = new() { Width = 1440, Height = 860 } }).DefaultTimeout();
+        var page = await Browser.NewPageAsync(new()
+        {
+            ViewportSize = new() { Width = 1440, Height = 860 },
+            ColorScheme = dark ? ColorScheme.Dark : ColorScheme.Light,
+        }).DefaultTimeout();
         page.SetDefaultTimeout(15_000);
         return page;
     }
@@ -99,7 +104,7 @@ public sealed class DashboardBrowserTests(DashboardBrowserFixture fixture) : ICl
     [Fact]
     public async Task TracePage_ShowsWaterfallAcrossServices_AndGenAiDetailsOnClick()
     {
-        var page = await fixture.NewPageAsync();
+        var page = await fixture.NewPageAsync(dark: true);
         await page.GotoAsync(new Uri(fixture.Host.App.UiUrl, "#/traces").ToString()).DefaultTimeout();
         var row = page.Locator($"#traces-table tr[data-trace='{fixture.TraceId}']");
         await Expect(row).ToContainTextAsync("POST /sse/chat");
@@ -128,7 +133,7 @@ public sealed class DashboardBrowserTests(DashboardBrowserFixture fixture) : ICl
     [Fact]
     public async Task ConsolePage_ShowsReplicaLines_AndAppendsNewOnesLive()
     {
-        var page = await fixture.NewPageAsync();
+        var page = await fixture.NewPageAsync(dark: true);
         await page.GotoAsync(new Uri(fixture.Host.App.UiUrl, "#/console/sse-0").ToString()).DefaultTimeout();
         await Expect(page.Locator(".console-line")).ToHaveCountAsync(4);
         await Expect(page.Locator(".console-line.stderr")).ToContainTextAsync("LLM service unavailable");
