@@ -154,19 +154,24 @@ public static class DashboardHost
 
     private static void Validate(DashboardOptions options)
     {
-        var errors = new List<ValidationResult>();
-        Validator.TryValidateObject(options, new ValidationContext(options), errors, validateAllProperties: true);
-        Validator.TryValidateObject(options.TelemetryLimits, new ValidationContext(options.TelemetryLimits), errors, validateAllProperties: true);
-        if (!string.IsNullOrEmpty(options.ExternalOtlpEndpoint) && !Uri.TryCreate(options.ExternalOtlpEndpoint, UriKind.Absolute, out _))
+        var failures = new List<string>();
+        void Check(object target, string prefix)
         {
-            errors.Add(new ValidationResult("ExternalOtlpEndpoint must be an absolute URL.", [nameof(options.ExternalOtlpEndpoint)]));
+            var errors = new List<ValidationResult>();
+            Validator.TryValidateObject(target, new ValidationContext(target), errors, validateAllProperties: true);
+            failures.AddRange(errors.Select(e => $"{prefix}:{string.Join(",", e.MemberNames)}: {e.ErrorMessage}"));
         }
 
-        if (errors.Count > 0)
+        Check(options, DashboardOptions.SectionName);
+        Check(options.TelemetryLimits, $"{DashboardOptions.SectionName}:{nameof(DashboardOptions.TelemetryLimits)}");
+        if (!string.IsNullOrEmpty(options.ExternalOtlpEndpoint) && !Uri.TryCreate(options.ExternalOtlpEndpoint, UriKind.Absolute, out _))
         {
-            throw new Microsoft.Extensions.Options.OptionsValidationException(
-                DashboardOptions.SectionName, typeof(DashboardOptions),
-                [.. errors.Select(e => $"{DashboardOptions.SectionName}:{string.Join(",", e.MemberNames)}: {e.ErrorMessage}")]);
+            failures.Add($"{DashboardOptions.SectionName}:{nameof(options.ExternalOtlpEndpoint)}: must be an absolute URL.");
+        }
+
+        if (failures.Count > 0)
+        {
+            throw new Microsoft.Extensions.Options.OptionsValidationException(DashboardOptions.SectionName, typeof(DashboardOptions), failures);
         }
     }
 
