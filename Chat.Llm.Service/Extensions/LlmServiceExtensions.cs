@@ -40,7 +40,11 @@ public static class LlmServiceExtensions
         services.AddSingleton<TurnService>();
         services.AddSingleton<TurnResumer>();
 
-        services.AddGrpc(options => options.EnableDetailedErrors = builder.Environment.IsDevelopment());
+        services.AddGrpc(options =>
+        {
+            options.EnableDetailedErrors = builder.Environment.IsDevelopment();
+            options.Interceptors.Add<StoreUnavailableInterceptor>();
+        });
         services.AddGrpcReflection();
         services.AddGrpcHealthChecks();
 
