@@ -65,8 +65,9 @@ internal sealed partial class Orchestrator(ApplicationModel model, IHostEnvironm
         {
             var replicas = new List<Replica>();
             var supervisors = new List<ReplicaSupervisor>();
-            for (var index = 0; index < resource.Replicas; index++)
+            for (var i = 0; i < resource.Replicas; i++)
             {
+                var index = i;
                 var endpoints = EndpointsOf(resource, index, ports, redisPlans)
                     .Select(e => new ResourceEndpoint(e.Key, e.Value.ToString().TrimEnd('/'))).ToList();
                 var replica = new Replica(resource, index, endpoints, new ConsoleLog(model.Settings.ConsoleLogCapacity));
@@ -96,6 +97,11 @@ internal sealed partial class Orchestrator(ApplicationModel model, IHostEnvironm
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        if (_stopping.IsCancellationRequested)
+        {
+            return;
+        }
+
         await _stopping.CancelAsync();
         try
         {
