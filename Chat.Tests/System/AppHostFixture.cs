@@ -3,7 +3,8 @@ using Chat.Hosting;
 using Chat.Hosting.Testing;
 using Chat.Tests.Infrastructure;
 
-namespace Chat.Tests.System;
+// Not Chat.Tests.System: that namespace would shadow System for every Chat.Tests.* file.
+namespace Chat.Tests.SystemTests;
 
 /// <summary>
 /// The whole graph of Chat.AppHost's Program.cs, started once per collection through the testing entry point:

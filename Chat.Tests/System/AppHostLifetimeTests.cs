@@ -7,7 +7,8 @@ using Chat.Hosting;
 using Chat.Hosting.Testing;
 using Chat.Tests.Infrastructure;
 
-namespace Chat.Tests.System;
+// Not Chat.Tests.System: that namespace would shadow System for every Chat.Tests.* file.
+namespace Chat.Tests.SystemTests;
 
 /// <summary>Starting and stopping the whole application, and what happens when something is missing.</summary>
 public sealed partial class AppHostLifetimeTests
@@ -54,7 +55,7 @@ public sealed partial class AppHostLifetimeTests
             using (secondHost)
             {
                 // SIGTERM (what Ctrl+C or a service manager sends): graceful, dependants first, exit code 0.
-                using (var term = Process.Start("kill", ["-TERM", secondHost.Id.ToString(global::System.Globalization.CultureInfo.InvariantCulture)]))
+                using (var term = Process.Start("kill", ["-TERM", secondHost.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
                 {
                     await term.WaitForExitAsync().DefaultTimeout();
                 }
@@ -86,9 +87,9 @@ public sealed partial class AppHostLifetimeTests
     [Fact]
     public async Task Start_WithAFixedPortInUse_FailsWithAMessageNamingThePort()
     {
-        using var squatter = new TcpListener(global::System.Net.IPAddress.Loopback, 0);
+        using var squatter = new TcpListener(System.Net.IPAddress.Loopback, 0);
         squatter.Start();
-        var port = ((global::System.Net.IPEndPoint)squatter.LocalEndpoint).Port;
+        var port = ((System.Net.IPEndPoint)squatter.LocalEndpoint).Port;
         var appHost = DistributedApplicationTestingBuilder.Create(options => options.RandomizePorts = false);
         appHost.Builder.AddProject<Projects.Chat_Rest>("rest").WithHttpEndpoint(port: port, name: "http");
         await using var app = await appHost.BuildAsync().DefaultTimeout();
@@ -146,7 +147,7 @@ public sealed partial class AppHostLifetimeTests
         var host = Process.Start(start)!;
         var children = new List<int>();
         var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var output = new global::System.Text.StringBuilder();
+        var output = new System.Text.StringBuilder();
         host.OutputDataReceived += (_, e) =>
         {
             if (e.Data is null)
@@ -160,7 +161,7 @@ public sealed partial class AppHostLifetimeTests
                 output.AppendLine(e.Data);
                 if (PidInReadyTable().Match(e.Data) is { Success: true } match)
                 {
-                    children.Add(int.Parse(match.Groups[1].Value, global::System.Globalization.CultureInfo.InvariantCulture));
+                    children.Add(int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
                 }
 
                 if (e.Data.Contains("gateway-0", StringComparison.Ordinal) && children.Count > 0)

@@ -5,7 +5,8 @@ using Chat.Hosting.Orchestration;
 using Chat.Hosting.Testing;
 using Chat.Tests.Infrastructure;
 
-namespace Chat.Tests.System;
+// Not Chat.Tests.System: that namespace would shadow System for every Chat.Tests.* file.
+namespace Chat.Tests.SystemTests;
 
 [Collection(AppHostCollection.Name)]
 public sealed class AppHostTests(AppHostFixture fixture)

@@ -2,7 +2,8 @@ using Chat.Contracts.Llm.V1;
 using Chat.Tests.Infrastructure;
 using Grpc.Core;
 
-namespace Chat.Tests.System;
+// Not Chat.Tests.System: that namespace would shadow System for every Chat.Tests.* file.
+namespace Chat.Tests.SystemTests;
 
 /// <summary>One turn over chat.llm.v1, collected and checked for the event order every turn must have.</summary>
 internal static class LlmConversation
@@ -11,7 +12,7 @@ internal static class LlmConversation
         LlmService.LlmServiceClient client, string sessionId, string message)
     {
         using var call = client.StreamTurn(new TurnRequest { SessionId = sessionId, Message = message },
-            deadline: DateTime.UtcNow.Add(TaskExtensions.DefaultTimeoutSpan));
+            deadline: DateTime.UtcNow.Add(Infrastructure.TaskExtensions.DefaultTimeoutSpan));
         var events = new List<TurnEvent>();
         await foreach (var turnEvent in call.ResponseStream.ReadAllAsync())
         {

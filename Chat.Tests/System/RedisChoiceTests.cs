@@ -4,7 +4,8 @@ using Chat.Hosting.Testing;
 using Chat.Tests.Infrastructure;
 using StackExchange.Redis;
 
-namespace Chat.Tests.System;
+// Not Chat.Tests.System: that namespace would shadow System for every Chat.Tests.* file.
+namespace Chat.Tests.SystemTests;
 
 /// <summary>The three ways the AppHost gets a Redis: an external server, redis-server, Garnet.</summary>
 [Collection(RedisCollection.Name)]
@@ -65,9 +66,29 @@ public sealed class RedisChoiceTests(RedisFixture redis)
     }
 
     [Fact]
-    public async Task Garnet_StartedAsTheAppHostDoes_ServesSessionStoreCommands()
+    public async Task Garnet_StartedAsTheAppHostDoes_ServesSessionStoreCommandsAndKeepsThem()
     {
-        await using var app = await StartRedisOnlyAsync("garnet", dataDirectory: null);
+        var dataDirectory = Directory.CreateTempSubdirectory("chat-apphost-garnet-").FullName;
+        try
+        {
+            await using (var app = await StartRedisOnlyAsync("garnet", dataDirectory))
+            {
+                await RunSessionStoreSequenceAsync(app);
+            }
+
+            // Checkpoint directory + append-only log, replayed by --recover.
+            await using var again = await StartRedisOnlyAsync("garnet", dataDirectory);
+            await using var connection = await ConnectionMultiplexer.ConnectAsync(again.GetConnectionString("redis")!).DefaultTimeout();
+            Assert.Equal(3, (int)await connection.GetDatabase().HashGetAsync("session:s1", "message_count").DefaultTimeout());
+        }
+        finally
+        {
+            Directory.Delete(dataDirectory, recursive: true);
+        }
+    }
+
+    private static async Task RunSessionStoreSequenceAsync(DistributedApplication app)
+    {
         var server = app.GetResourceSnapshots("redis").Single();
         Assert.Contains("GarnetServer.dll", CommandLineOf(server.ProcessId!.Value), StringComparison.Ordinal);
 

@@ -4,7 +4,8 @@ using Chat.Hosting.Orchestration;
 using Chat.Hosting.Testing;
 using Chat.Tests.Infrastructure;
 
-namespace Chat.Tests.System;
+// Not Chat.Tests.System: that namespace would shadow System for every Chat.Tests.* file.
+namespace Chat.Tests.SystemTests;
 
 [Collection(AppHostCollection.Name)]
 public sealed class SupervisionTests(AppHostFixture fixture)
@@ -68,7 +69,7 @@ public sealed class SupervisionTests(AppHostFixture fixture)
         Assert.Contains(lines, l => l.Text.Contains("Now listening on", StringComparison.Ordinal));
         Assert.True(lines.Select(l => l.Sequence).SequenceEqual(lines.Select(l => l.Sequence).Order()));
 
-        using var watching = new CancellationTokenSource(TaskExtensions.DefaultTimeoutSpan);
+        using var watching = new CancellationTokenSource(Infrastructure.TaskExtensions.DefaultTimeoutSpan);
         await foreach (var line in _app.Resources.WatchConsoleLogs("redis-0", 0, watching.Token))
         {
             Assert.True(line.Sequence >= 1);

@@ -428,8 +428,9 @@ internal sealed partial class Orchestrator(ApplicationModel model, IHostEnvironm
             ? "***"
             : System.Text.RegularExpressions.Regex.Replace(pair.Value!, "password=[^,]*", "password=***", System.Text.RegularExpressions.RegexOptions.IgnoreCase));
 
+    /// <summary>GEMINI_API_KEY, Llm__Gemini__ApiKey, REDIS_PASSWORD… (but not Llm__Offline__InterTokenDelayMs).</summary>
     private static bool IsSecret(string name) =>
-        new[] { "KEY", "SECRET", "TOKEN", "PASSWORD" }.Any(word => name.Contains(word, StringComparison.OrdinalIgnoreCase));
+        System.Text.RegularExpressions.Regex.IsMatch(name, "(^|_)(API_?KEY|KEY|SECRET|PASSWORD|TOKEN)$|(ApiKey|Secret|Password|Token)$", System.Text.RegularExpressions.RegexOptions.IgnoreCase);
 
     private static string Describe(RedisPlan plan) => plan.Kind switch
     {
