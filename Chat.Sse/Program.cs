@@ -4,6 +4,7 @@ builder.AddServiceDefaults();
 
 var app = builder.Build();
 
+app.UseServedByHeader();
 app.MapDefaultEndpoints();
 
 app.Run();
