@@ -17,7 +17,6 @@ internal sealed partial class ChatStream
 {
     private const string GeneratingStatus = "Generating response...";
     private const string SessionNotFound = "Session not found";
-    private const int PreviewLength = 100;
 
     private readonly IAsyncStreamReader<ChatRequest> _requests;
     private readonly IServerStreamWriter<ChatResponse> _responses;
@@ -31,6 +30,7 @@ internal sealed partial class ChatStream
     private readonly CancellationTokenSource _endCall;
     private readonly Lock _gate = new();
     private readonly List<Task> _replies = [];
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, byte> _ownMessageCounts = new();
 
     private string? _sessionId;
     private CancellationTokenSource? _watch;
@@ -250,6 +250,10 @@ internal sealed partial class ChatStream
 
                         if (!resumed)
                         {
+                            // Chat.Llm.Service announces the stored reply (message_added) to every watcher of the
+                            // session; this stream asked for it, so it skips that one (identified by the count: one
+                            // turn at a time per session, user message + reply).
+                            _ownMessageCounts[turnEvent.Accepted.MessageCount + 2] = 0;
                             await SendAsync(new ChatResponse
                             {
                                 Type = ChatResponse.Types.ResponseType.Status,
@@ -287,13 +291,6 @@ internal sealed partial class ChatStream
                         break;
                     case TurnEvent.KindOneofCase.Completed:
                         var completed = turnEvent.Completed;
-                        PublishDetached(new SessionEvent
-                        {
-                            SessionId = sessionId ?? "",
-                            Type = "message_added",
-                            MessageCount = completed.MessageCount,
-                            LastMessagePreview = Preview(completed.FullText),
-                        });
                         await SendAsync(new ChatResponse
                         {
                             Type = ChatResponse.Types.ResponseType.ResponseComplete,
@@ -398,29 +395,6 @@ internal sealed partial class ChatStream
         }
     }
 
-    /// <summary>
-    /// Publishes outside the call's context: the original client cancels the call as soon as it reads
-    /// RESPONSE_COMPLETE, and the update to the other streams must not be cancelled with it.
-    /// </summary>
-    private void PublishDetached(SessionEvent sessionEvent)
-    {
-        Stamp(sessionEvent);
-        using (ExecutionContext.SuppressFlow())
-        {
-            _ = Task.Run(async () =>
-            {
-                try
-                {
-                    await _llm.PublishSessionEventAsync(sessionEvent, deadline: DateTime.UtcNow.AddSeconds(5));
-                }
-                catch (RpcException exception)
-                {
-                    Log.PublishFailed(_logger, sessionEvent.SessionId, exception.StatusCode);
-                }
-            });
-        }
-    }
-
     private SessionEvent Stamp(SessionEvent sessionEvent)
     {
         sessionEvent.ConnectionId = StreamId;
@@ -463,7 +437,8 @@ internal sealed partial class ChatStream
                 subscribed.TrySetResult();
                 await foreach (var update in call.ResponseStream.ReadAllAsync(cancellationToken))
                 {
-                    if (update.ConnectionId == StreamId)
+                    if (update.ConnectionId == StreamId
+                        || (update.Type == "message_added" && _ownMessageCounts.TryRemove(update.MessageCount, out _)))
                     {
                         continue;
                     }
@@ -518,8 +493,6 @@ internal sealed partial class ChatStream
         ErrorCode = JsonNamingPolicy.SnakeCaseUpper.ConvertName(code.ToString()),
         ReplyId = replyId ?? "",
     };
-
-    private static string Preview(string text) => text.Length <= PreviewLength ? text : text[..PreviewLength] + "...";
 
     private static partial class Log
     {

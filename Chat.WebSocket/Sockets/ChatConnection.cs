@@ -17,7 +17,6 @@ namespace Chat.WebSocket.Sockets;
 public sealed partial class ChatConnection
 {
     private const string GeneratingStatus = "Generating response...";
-    private const int PreviewLength = 100;
 
     private readonly System.Net.WebSockets.WebSocket _socket;
     private readonly LlmService.LlmServiceClient _llm;
@@ -36,6 +35,7 @@ public sealed partial class ChatConnection
     private CancellationTokenSource? _watch;
     private string? _currentReplyId;
     private CancellationTokenSource? _abortAfterClose;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, byte> _ownMessageCounts = new();
 
     public ChatConnection(
         System.Net.WebSockets.WebSocket socket,
@@ -287,7 +287,10 @@ public sealed partial class ChatConnection
         }
         catch (RpcException exception) when (!_lifetime.IsCancellationRequested)
         {
-            Send(ToError(exception, sessionId, null));
+            // A malformed id is as unknown as a missing one to the original's clients.
+            Send(exception.StatusCode == StatusCode.InvalidArgument
+                ? new ErrorMessage("Session not found") { Code = "INVALID_ARGUMENT", SessionId = sessionId }
+                : ToError(exception, sessionId, null));
         }
     }
 
@@ -378,6 +381,10 @@ public sealed partial class ChatConnection
 
                         if (!resumed)
                         {
+                            // Chat.Llm.Service announces the stored reply (message_added) to every watcher of the
+                            // session; this connection asked for it, so it skips that one (the count identifies it:
+                            // one turn at a time per session, user message + reply).
+                            _ownMessageCounts[accepted.MessageCount + 2] = 0;
                             Send(new StatusMessage(GeneratingStatus, sessionId, accepted.ContextMessages, replyId));
                         }
 
@@ -404,13 +411,6 @@ public sealed partial class ChatConnection
                             Math.Round(completed.TimeToFirstTokenSeconds, 3),
                             completed.Usage?.InputTokens ?? 0,
                             completed.Usage?.OutputTokens ?? 0));
-                        await PublishAsync(new SessionEvent
-                        {
-                            SessionId = sessionId ?? "",
-                            Type = "message_added",
-                            MessageCount = completed.MessageCount,
-                            LastMessagePreview = Preview(completed.FullText),
-                        });
                         break;
                     case TurnEvent.KindOneofCase.Error when turnEvent.Error.Code == "CANCELLED":
                         Send(new ResponseCancelledMessage(sessionId ?? "", replyId, chunks));
@@ -510,7 +510,8 @@ public sealed partial class ChatConnection
                 subscribed.TrySetResult();
                 await foreach (var update in call.ResponseStream.ReadAllAsync(cancellationToken))
                 {
-                    if (update.ConnectionId == ConnectionId)
+                    if (update.ConnectionId == ConnectionId
+                        || (update.Type == "message_added" && _ownMessageCounts.TryRemove(update.MessageCount, out _)))
                     {
                         continue;
                     }
@@ -577,8 +578,6 @@ public sealed partial class ChatConnection
     /// <summary>The canonical gRPC name (INVALID_ARGUMENT), as chat.llm.v1 error events spell it.</summary>
     public static string StatusName(StatusCode code) =>
         JsonNamingPolicy.SnakeCaseUpper.ConvertName(code.ToString());
-
-    private static string Preview(string text) => text.Length <= PreviewLength ? text : text[..PreviewLength] + "...";
 
     private static string? StringField(JsonElement root, string name) =>
         root.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String && value.GetString() is { Length: > 0 } text
