@@ -4,6 +4,7 @@ using Chat.Tests.WebSocket;
 using Grpc.Core;
 using Grpc.Health.V1;
 using Grpc.Reflection.V1Alpha;
+using GrpcWebMode = Grpc.Net.Client.Web.GrpcWebMode;
 
 namespace Chat.Tests.Grpc;
 
@@ -120,9 +121,9 @@ public sealed class ChatServiceUnaryTests(BidiFixture fixture)
     }
 
     [Theory]
-    [InlineData(Grpc.Net.Client.Web.GrpcWebMode.GrpcWeb)]
-    [InlineData(Grpc.Net.Client.Web.GrpcWebMode.GrpcWebText)]
-    public async Task GrpcWeb_OverHttp11_ServesTheUnaryRpcs(Grpc.Net.Client.Web.GrpcWebMode mode)
+    [InlineData(GrpcWebMode.GrpcWeb)]
+    [InlineData(GrpcWebMode.GrpcWebText)]
+    public async Task GrpcWeb_OverHttp11_ServesTheUnaryRpcs(GrpcWebMode mode)
     {
         await using var host = await GrpcServiceHost.StartAsync(fixture.FastLlm.Address);
         var client = host.CreateGrpcWebClient(mode);

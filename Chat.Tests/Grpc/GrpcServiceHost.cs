@@ -81,7 +81,9 @@ public sealed class GrpcServiceHost : IAsyncDisposable
     {
         var channel = GrpcChannel.ForAddress(Http1Address, new GrpcChannelOptions
         {
-            HttpHandler = new GrpcWebHandler(mode, new SocketsHttpHandler()) { HttpVersion = HttpVersion.Version11 },
+            HttpHandler = new GrpcWebHandler(mode, new SocketsHttpHandler()),
+            HttpVersion = HttpVersion.Version11,
+            HttpVersionPolicy = HttpVersionPolicy.RequestVersionExact,
         });
         _channels.Add(channel);
         return new ChatService.ChatServiceClient(channel);

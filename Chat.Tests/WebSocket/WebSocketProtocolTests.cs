@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json;
 using Chat.Contracts.Llm.V1;
 using Chat.Tests.Infrastructure;
+using Grpc.Core;
 
 namespace Chat.Tests.WebSocket;
 
