@@ -7,10 +7,10 @@ builder.AddWebSocketChatServices();
 
 var app = builder.Build();
 
-app.UseServedByHeader();
+app.UseChatTransport();
 app.UseWebSockets();
 
-app.MapDefaultEndpoints();
+app.MapChatTransportEndpoints();
 app.MapWebSocketChat();
 
 app.Run();

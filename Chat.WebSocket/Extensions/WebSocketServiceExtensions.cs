@@ -1,3 +1,4 @@
+using Chat.Transports.Shared.Hosting;
 using Chat.WebSocket.Sockets;
 using Microsoft.Extensions.Options;
 
@@ -5,9 +6,24 @@ namespace Microsoft.Extensions.Hosting;
 
 public static class WebSocketServiceExtensions
 {
-    /// <summary>The LLM service client, the /ws connection machinery, its limits and telemetry.</summary>
+    public static readonly ChatTransportDescriptor Descriptor = new()
+    {
+        Name = "GenAI WebSocket Multi-turn Chat API",
+        Framework = ServerInfoProvider.Framework,
+        Features = ServerInfoProvider.Features,
+        Endpoints = new Dictionary<string, string> { ["websocket"] = $"WS {WebSocketChatApi.Path}" },
+        ConnectionCounter = ConnectionCounterField.WebSocket,
+        DemoPageHtml = DemoPage.Load(typeof(WebSocketChatApi).Assembly),
+    };
+
+    /// <summary>
+    /// The shared HTTP routes of the original (sessions, health, stats, info, demo), the LLM service client, and the
+    /// /ws connection machinery with its limits and telemetry.
+    /// </summary>
     public static IHostApplicationBuilder AddWebSocketChatServices(this IHostApplicationBuilder builder)
     {
+        builder.AddChatTransport(Descriptor);
+
         builder.Services.AddOptions<WebSocketChatOptions>()
             .BindConfiguration(WebSocketChatOptions.SectionName)
             .ValidateDataAnnotations()
@@ -23,7 +39,6 @@ public static class WebSocketServiceExtensions
                     : TimeSpan.FromSeconds(chat.Value.KeepAliveTimeoutSeconds);
             });
 
-        builder.Services.AddLlmServiceClient();
         builder.Services.AddSingleton<ServerInfoProvider>();
         builder.Services.AddSingleton<ConnectionRegistry>();
         builder.Services.AddSingleton<WebSocketTelemetry>();

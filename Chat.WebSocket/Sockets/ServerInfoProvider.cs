@@ -11,7 +11,7 @@ public sealed class ServerInfoProvider(LlmService.LlmServiceClient llm)
 {
     public const string Framework = "ASP.NET Core WebSockets";
 
-    private static readonly IReadOnlyList<string> Features =
+    public static readonly IReadOnlyList<string> Features =
     [
         "Real-time bidirectional communication",
         "Token streaming from the model",

@@ -1,4 +1,5 @@
 using Chat.Contracts.Llm.V1;
+using Chat.Transports.Shared.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace Chat.WebSocket.Sockets;
@@ -6,9 +7,6 @@ namespace Chat.WebSocket.Sockets;
 public static class WebSocketChatApi
 {
     public const string Path = "/ws";
-
-    /// <summary>The gateway sets it after authenticating the caller (it strips any inbound copy).</summary>
-    public const string PrincipalHeader = "X-Chat-Principal";
 
     /// <summary>Maps <c>/ws</c>: the original project's WebSocket chat protocol.</summary>
     public static IEndpointConventionBuilder MapWebSocketChat(this IEndpointRouteBuilder endpoints) =>
@@ -19,6 +17,7 @@ public static class WebSocketChatApi
         LlmService.LlmServiceClient llm,
         ServerInfoProvider serverInfo,
         ConnectionRegistry registry,
+        ConnectionCounter counter,
         WebSocketTelemetry telemetry,
         IOptions<WebSocketChatOptions> options,
         ILoggerFactory loggerFactory,
@@ -43,11 +42,12 @@ public static class WebSocketChatApi
             options.Value,
             telemetry,
             loggerFactory.CreateLogger<ChatConnection>(),
-            context.Request.Headers[PrincipalHeader].ToString(),
+            context.GetChatPrincipal(),
             ServiceInstance.Describe(configuration, environment.ApplicationName));
         activity?.SetTag("chat.connection.id", connection.ConnectionId);
 
         registry.Add(connection);
+        using var counted = counter.Open();
         telemetry.ConnectionOpened();
         try
         {
