@@ -18,22 +18,20 @@ public sealed record ChatEndpoints(Uri GatewayUrl, Uri GrpcUrl, bool Direct = fa
     {
         if (Overrides.TryGetValue(protocol, out var overridden))
         {
-            return Trim(overridden);
+            return overridden;
         }
 
-        var gateway = Trim(GatewayUrl);
-        return Direct ? gateway : new Uri($"{gateway}/{protocol}");
+        var gateway = GatewayUrl.ToString().TrimEnd('/');
+        return Direct ? new Uri(gateway) : new Uri($"{gateway}/{protocol}");
     }
 
     public Uri WebSocketUrl
     {
         get
         {
-            var builder = new UriBuilder($"{HttpBaseFor(Protocols.WebSocket)}/ws");
+            var builder = new UriBuilder($"{HttpBaseFor(Protocols.WebSocket).ToString().TrimEnd('/')}/ws");
             builder.Scheme = builder.Scheme == Uri.UriSchemeHttps ? "wss" : "ws";
             return builder.Uri;
         }
     }
-
-    private static Uri Trim(Uri uri) => new(uri.ToString().TrimEnd('/'));
 }

@@ -15,7 +15,7 @@ public abstract class HttpChatTransport : IChatTransport
     protected HttpChatTransport(string name, Uri baseUrl, TimeSpan requestTimeout)
     {
         Name = name;
-        BaseUrl = baseUrl;
+        BaseUrl = baseUrl.ToString().TrimEnd('/');
         // Streams can outlast any single timeout: replies are bounded by the caller's token, plain calls by RequestTimeout.
         Http = new HttpClient(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(10) })
         {
@@ -26,7 +26,7 @@ public abstract class HttpChatTransport : IChatTransport
 
     public string Name { get; }
 
-    public string Endpoint => BaseUrl.ToString();
+    public string Endpoint => BaseUrl;
 
     public virtual bool SupportsResume => false;
 
@@ -36,7 +36,8 @@ public abstract class HttpChatTransport : IChatTransport
 
     public virtual Uri? DemoUri => new($"{BaseUrl}/demo");
 
-    protected Uri BaseUrl { get; }
+    /// <summary>The service's base address without a trailing slash (routes are appended to it).</summary>
+    protected string BaseUrl { get; }
 
     protected HttpClient Http { get; }
 
