@@ -60,7 +60,8 @@ public static class ReplyRunner
                 var current = enumerator.Current;
                 switch (current)
                 {
-                    case ChunkEvent chunk:
+                    // NDJSON/SSE end with an empty is_final chunk: not a token.
+                    case ChunkEvent { Text.Length: > 0 } chunk:
                         firstToken ??= clock.Elapsed;
                         chunks++;
                         text.Append(chunk.Text);

@@ -15,6 +15,7 @@ namespace Chat.Cli.Transports;
 public sealed class GrpcTransport : IChatTransport
 {
     private static readonly TimeSpan CancelDrainTimeout = TimeSpan.FromSeconds(3);
+    private static readonly Metadata ResumableHeaders = new() { { "chat-resumable", "true" } };
     private readonly GrpcChannel _channel;
     private readonly ChatService.ChatServiceClient _client;
     private readonly TimeSpan _requestTimeout;
@@ -178,7 +179,8 @@ public sealed class GrpcTransport : IChatTransport
         ResumableReply reply, ChatRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         // The call is not bound to the caller's token: cancelling sends CANCEL on it first, then ends it.
-        using var call = _client.Chat(cancellationToken: CancellationToken.None);
+        // "chat-resumable: true" keeps the reply running on the server when the connection drops, for a RESUME.
+        using var call = _client.Chat(ResumableHeaders, cancellationToken: CancellationToken.None);
         await WriteAsync(call, request, cancellationToken);
 
         await using var responses = call.ResponseStream.ReadAllAsync(CancellationToken.None).GetAsyncEnumerator(CancellationToken.None);

@@ -16,6 +16,9 @@ internal static class Json
             }
             : null;
 
+    public static JsonElement Child(this JsonElement element, string name) =>
+        element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var value) ? value : default;
+
     public static int? Int(this JsonElement element, string name) =>
         element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var value)
             ? value.ValueKind switch
@@ -69,6 +72,7 @@ internal static class Json
                 message.String("session_id") ?? "", message.String("model"), message.Bool("is_new_session") ?? type == "session_created"),
             "status" => new StatusEvent(message.String("message") ?? "", message.Int("context_messages")),
             "response_start" or "start" => new ReplyStartedEvent(message.String("reply_id") ?? message.String("turn_id")),
+            // A new session of a streamed turn: NDJSON/SSE session_info and WebSocket session_created.
             "chunk" => new ChunkEvent(message.String("text") ?? "", message.Int("chunk_number") ?? 0),
             "complete" or "response_complete" => new CompletedEvent(
                 message.Int("total_chunks") ?? 0,
@@ -79,6 +83,8 @@ internal static class Json
                 message.String("finish_reason"),
                 message.String("full_response")),
             "error" => ToErrorEvent(message),
+            // Our WebSocket server's answer to a cancel (this or another connection of the session).
+            "response_cancelled" => new ErrorEvent("The reply was cancelled.", ChatErrorKind.Cancelled, "CANCELLED"),
             _ => null,
         };
     }

@@ -27,8 +27,9 @@ public sealed class RestTransport(Uri baseUrl, TimeSpan requestTimeout)
             TotalChunks: 1,
             ProcessingTimeSeconds: body.Double("processing_time"),
             MessageCount: body.Int("message_count"),
-            InputTokens: body.Int("input_tokens"),
-            OutputTokens: body.Int("output_tokens"),
+            // Our REST service nests usage ({input_tokens, output_tokens, total_tokens}); the original had none.
+            InputTokens: body.Child("usage").Int("input_tokens") ?? body.Int("input_tokens"),
+            OutputTokens: body.Child("usage").Int("output_tokens") ?? body.Int("output_tokens"),
             FinishReason: body.String("finish_reason"),
             FullResponse: text);
     }

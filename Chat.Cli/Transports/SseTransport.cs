@@ -69,6 +69,12 @@ public sealed class SseTransport(Uri baseUrl, TimeSpan requestTimeout)
             if (!string.IsNullOrEmpty(item.EventId))
             {
                 reply.LastEventId = item.EventId;
+
+                // Our ids are "<turnId>:<sequence>[.<frame>]": the reply id is known from the first event on.
+                if (reply.ReplyId is null && item.EventId.LastIndexOf(':') is > 0 and var colon)
+                {
+                    reply.ReplyId = item.EventId[..colon];
+                }
             }
 
             if (string.IsNullOrWhiteSpace(item.Data))

@@ -73,13 +73,13 @@ public sealed class WebSocketTransport(Uri baseUrl, Uri webSocketUrl, TimeSpan r
             }
 
             var type = message.String("type");
-            if (type is "response_start" && (message.String("reply_id") ?? message.String("turn_id")) is { Length: > 0 } replyId)
+            if (reply.ReplyId is null && type is not "session_update" && message.String("reply_id") is { Length: > 0 } replyId)
             {
                 reply.ReplyId = replyId;
             }
 
             // Other connections' typing and message notices, pongs and the greeting are not part of this reply.
-            if (type is "session_update" or "pong" or "connected" or "session_joined" or "cancelled")
+            if (type is "session_update" or "pong" or "connected" or "session_joined")
             {
                 continue;
             }
@@ -107,7 +107,7 @@ public sealed class WebSocketTransport(Uri baseUrl, Uri webSocketUrl, TimeSpan r
             while (true)
             {
                 var message = await connection.ReceiveAsync(drain.Token);
-                if (message.String("type") is "response_complete" or "error" or "cancelled")
+                if (message.String("type") is "response_complete" or "response_cancelled" or "error")
                 {
                     return;
                 }
