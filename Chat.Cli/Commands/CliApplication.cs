@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using System.Text.Json;
 using Chat.Cli.Rendering;
 using Chat.Cli.Repl;
@@ -25,6 +26,7 @@ public sealed class CliApplication
     {
         Description = "The gateway (HTTP and WebSocket protocols under /rest, /streaming, /sse, /websocket)",
         DefaultValueFactory = _ => ChatEndpoints.DefaultGatewayUrl,
+        CustomParser = ParseHttpUrl,
         Recursive = true,
     };
 
@@ -32,6 +34,7 @@ public sealed class CliApplication
     {
         Description = "The native gRPC address (the gateway's HTTP/2 port)",
         DefaultValueFactory = _ => ChatEndpoints.DefaultGrpcUrl,
+        CustomParser = ParseHttpUrl,
         Recursive = true,
     };
 
@@ -92,10 +95,40 @@ public sealed class CliApplication
             return ExitCodes.Usage;
         }
 
-        // Ctrl+C is ours: it cancels a reply, not the program (Program.cs routes it to CliIo.OnInterrupt).
-        return await parseResult.InvokeAsync(
-            new InvocationConfiguration { Output = io.Out, Error = io.Error, ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false },
-            cancellationToken);
+        try
+        {
+            // Ctrl+C is ours: it cancels a reply, not the program (Program.cs routes it to CliIo.OnInterrupt).
+            return await parseResult.InvokeAsync(
+                new InvocationConfiguration { Output = io.Out, Error = io.Error, ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false },
+                cancellationToken);
+        }
+        catch (ChatTransportException e)
+        {
+            await io.Error.WriteLineAsync($"chat: {e.Message}");
+            return ExitCodes.For(e.Kind);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return ExitCodes.Cancelled;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // A bug of ours, still one readable line rather than a stack trace (CHAT_DEBUG=1 shows it).
+            await io.Error.WriteLineAsync(io.GetEnvironmentVariable("CHAT_DEBUG") is "1" ? $"chat: {e}" : $"chat: unexpected error: {e.Message}");
+            return ExitCodes.Failure;
+        }
+    }
+
+    private static Uri? ParseHttpUrl(ArgumentResult result)
+    {
+        var text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
+        if (Uri.TryCreate(text, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps))
+        {
+            return uri;
+        }
+
+        result.AddError($"'{text}' is not an http:// or https:// URL.");
+        return null;
     }
 
     private RootCommand BuildRootCommand(CliIo io)
