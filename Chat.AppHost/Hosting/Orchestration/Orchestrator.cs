@@ -83,10 +83,8 @@ internal sealed partial class Orchestrator(ApplicationModel model, IHostEnvironm
                 var env = EnvironmentOf(resource, index, ports, redisPlans);
                 replica.SetEnvironment(Redact(env));
                 replicas.Add(replica);
-                // The probe runs later: capture this replica's index, not the loop variable (which ends at Replicas).
-                var probeIndex = index;
                 supervisors.Add(new ReplicaSupervisor(replica, LaunchOf(resource, redisPlans), env,
-                    () => ProbeOf(resource, probeIndex, ports, redisPlans), model.Settings, _logger));
+                    () => ProbeOf(resource, index, ports, redisPlans), model.Settings, _logger));
             }
 
             _replicas[resource.Name] = replicas;
