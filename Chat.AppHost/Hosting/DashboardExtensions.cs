@@ -19,7 +19,7 @@ public static class DashboardExtensions
         }
 
         var options = builder.Configuration.GetSection(DashboardOptions.SectionName).Get<DashboardOptions>() ?? new DashboardOptions();
-        if (builder.Options.RandomizePorts)
+        if (builder.Options.RandomizePorts || builder.Configuration.GetValue("AppHost:RandomizePorts", false))
         {
             options.UiPort = options.OtlpGrpcPort = options.OtlpHttpPort = 0;
         }
