@@ -176,6 +176,7 @@ public class GatewayFixture : IAsyncLifetime
     {
         app.UseGrpcWeb(new GrpcWebOptions { DefaultEnabled = true });
         app.MapGrpcService<TestChatService>();
+        MapEcho(app);
     }
 }
 
