@@ -104,7 +104,6 @@ internal sealed partial class ChatStream
 
             _outgoing.Writer.TryComplete();
             await writer;
-            _endCall.Dispose();
         }
 
         if (_terminalStatus is { } status)
@@ -459,8 +458,9 @@ internal sealed partial class ChatStream
             {
                 return;
             }
-            catch (RpcException exception) when (exception.StatusCode == StatusCode.NotFound)
+            catch (RpcException exception) when (exception.StatusCode is StatusCode.NotFound or StatusCode.InvalidArgument)
             {
+                // Deleted, or never a session: nothing to listen to, and asking again will not change that.
                 subscribed.TrySetResult();
                 return;
             }

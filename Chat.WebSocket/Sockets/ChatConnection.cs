@@ -86,7 +86,6 @@ public sealed partial class ChatConnection
             RequestClose(WebSocketCloseStatus.NormalClosure, "");
             await writer;
             _abortAfterClose?.Dispose();
-            _lifetime.Dispose();
         }
     }
 
@@ -535,8 +534,9 @@ public sealed partial class ChatConnection
             {
                 return;
             }
-            catch (RpcException exception) when (exception.StatusCode == StatusCode.NotFound)
+            catch (RpcException exception) when (exception.StatusCode is StatusCode.NotFound or StatusCode.InvalidArgument)
             {
+                // Deleted, or never a session: nothing to listen to, and asking again will not change that.
                 subscribed.TrySetResult();
                 return;
             }
