@@ -164,6 +164,7 @@ public sealed class ScriptedChatServer : IAsyncDisposable
             }
 
             var turn = StartTurn(sessionId, message);
+            await Task.Delay(InterChunkDelay * turn.Chunks.Count, context.RequestAborted);
             return Results.Json(new
             {
                 response = string.Concat(turn.Chunks), session_id = sessionId, processing_time = 0.01, model = "scripted",
@@ -189,6 +190,7 @@ public sealed class ScriptedChatServer : IAsyncDisposable
             {
                 await context.Response.WriteAsync(JsonSerializer.Serialize(frame.Body) + "\n");
                 await context.Response.Body.FlushAsync();
+                await Task.Delay(InterChunkDelay, context.RequestAborted);
             }
         });
 
