@@ -1,3 +1,55 @@
-// The orchestrator is built by the AppHost issue; until then this says so instead of pretending to run anything.
-Console.Error.WriteLine("Chat.AppHost is not implemented yet: run Chat.Llm.Service directly (see README.md).");
-return 1;
+using Chat.Hosting;
+
+// The application graph. `dotnet run --project Chat.AppHost` builds every service once and starts them from their
+// build output; `-- --replicas sse=3,websocket=2` scales; docs/apphost.md has the rest.
+var builder = DistributedApplication.CreateBuilder(args);
+
+var redis = builder.AddRedis("redis");
+
+var llm = builder.AddProject<Projects.Chat_Llm_Service>("llm")
+    .AsHttp2Service()
+    .WithHttpHealthCheck("/health")
+    .WithEnvironment(builder.Configuration.GetSection("Llm"))
+    .WithReference(redis)
+    .WaitFor(redis);
+
+var rest = builder.AddProject<Projects.Chat_Rest>("rest")
+    .WithHttpHealthCheck("/health")
+    .WithReference(llm);
+
+var streaming = builder.AddProject<Projects.Chat_Streaming>("streaming")
+    .WithHttpHealthCheck("/health")
+    .WithReference(llm);
+
+var sse = builder.AddProject<Projects.Chat_Sse>("sse")
+    .WithHttpHealthCheck("/health")
+    .WithReference(llm)
+    .WithReplicas(2);
+
+var websocket = builder.AddProject<Projects.Chat_WebSocket>("websocket")
+    .WithHttpHealthCheck("/health")
+    .WithReference(llm);
+
+var grpc = builder.AddProject<Projects.Chat_Grpc>("grpc")
+    .AsHttp2Service()
+    .WithHttpHealthCheck("/health")
+    .WithReference(llm);
+
+// The one public entry: HTTP/1.1 (REST, NDJSON, SSE, WebSocket, gRPC-Web, web page) and h2c (native gRPC).
+builder.AddProject<Projects.Chat_Gateway>("gateway")
+    .WithHttpEndpoint(port: builder.Configuration.GetValue("Gateway:HttpPort", 8000), name: "http")
+    .WithHttp2Endpoint(port: builder.Configuration.GetValue("Gateway:Http2Port", 50051), name: "http2", env: "GATEWAY_HTTP2_URL")
+    .WithExternalHttpEndpoints()
+    .WithHttpHealthCheck("/health")
+    .WithReference(rest)
+    .WithReference(streaming)
+    .WithReference(sse)
+    .WithReference(websocket)
+    .WithReference(grpc);
+
+builder.AddDashboard();
+
+builder.Build().Run();
+
+/// <summary>The entry point DistributedApplicationTestingBuilder runs.</summary>
+public partial class Program;

@@ -1,9 +1,14 @@
+using Chat.Rest.Apis;
+
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
+builder.AddRestServices();
 
 var app = builder.Build();
 
-app.MapDefaultEndpoints();
+app.UseChatTransport();
+app.MapChatTransportEndpoints();
+app.MapRestChatApi();
 
 app.Run();

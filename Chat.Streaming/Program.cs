@@ -1,9 +1,14 @@
+using Chat.Streaming.Apis;
+
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
+builder.AddStreamingServices();
 
 var app = builder.Build();
 
-app.MapDefaultEndpoints();
+app.UseChatTransport();
+app.MapChatTransportEndpoints();
+app.MapNdjsonChatApi();
 
 app.Run();

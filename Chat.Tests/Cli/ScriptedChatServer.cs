@@ -277,7 +277,7 @@ public sealed class ScriptedChatServer : IAsyncDisposable
         }
     }
 
-    private async Task RunWebSocketAsync(HttpContext context, WebSocket socket)
+    private async Task RunWebSocketAsync(HttpContext context, System.Net.WebSockets.WebSocket socket)
     {
         async Task SendAsync(object message) =>
             await socket.SendAsync(JsonSerializer.SerializeToUtf8Bytes(message), WebSocketMessageType.Text, true, CancellationToken.None);

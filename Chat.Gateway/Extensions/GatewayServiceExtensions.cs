@@ -1,0 +1,43 @@
+using Chat.Gateway;
+using Chat.Gateway.Proxy;
+using Chat.Gateway.RateLimiting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry.Instrumentation.Http;
+
+namespace Microsoft.Extensions.Hosting;
+
+public static class GatewayServiceExtensions
+{
+    public const string ReverseProxySection = "ReverseProxy";
+
+    /// <summary>
+    /// YARP with routes and clusters from the ReverseProxy section, each cluster's logical destination (http://sse)
+    /// expanded by service discovery into one destination per replica (services__sse__http__0, __1, …).
+    /// </summary>
+    public static WebApplicationBuilder AddGatewayServices(this WebApplicationBuilder builder)
+    {
+        builder.AddGatewayKestrel();
+
+        builder.Services.AddOptions<GatewayOptions>()
+            .BindConfiguration(GatewayOptions.SectionName)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        builder.Services.AddSingleton<CallerRateLimiter>();
+
+        builder.Services.AddReverseProxy()
+            .LoadFromConfig(builder.Configuration.GetSection(ReverseProxySection))
+            .AddServiceDiscoveryDestinationResolver()
+            .AddTransforms<GatewayTransformProvider>();
+
+        // The service defaults skip HTTP client spans for gRPC content, because a gRPC client records those calls
+        // itself. The gateway has no gRPC client: its forwarded gRPC request is the only span of that hop, and a
+        // filtered span would also propagate "not sampled" to the backend and break the trace.
+        builder.Services.Configure<HttpClientTraceInstrumentationOptions>(options => options.FilterHttpRequestMessage = null);
+
+        builder.AddGatewayAuthentication();
+        builder.AddGatewayCors();
+
+        return builder;
+    }
+}

@@ -1,0 +1,139 @@
+using Chat.Llm.Service.Grpc;
+using Chat.Llm.Service.Models;
+using Chat.Llm.Service.Sessions;
+using Chat.Llm.Service.Telemetry;
+using Chat.Llm.Service.Turns;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
+using StackExchange.Redis;
+
+namespace Microsoft.Extensions.Hosting;
+
+public static class LlmServiceExtensions
+{
+    /// <summary>Options, Redis, the model provider, the turn machinery, gRPC (with reflection and grpc.health.v1), telemetry.</summary>
+    public static IHostApplicationBuilder AddLlmServices(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<LlmOptions>()
+            .BindConfiguration(LlmOptions.SectionName)
+            .PostConfigure<IConfiguration>(ApplyEnvironmentConventions)
+            .ValidateDataAnnotations()
+            .Validate(o => o.Provider != "gemini" || !string.IsNullOrEmpty(o.Gemini.ApiKey),
+                "Llm:Provider is gemini but no key is set (GEMINI_API_KEY, GOOGLE_API_KEY or Llm:Gemini:ApiKey)")
+            .Validate(o => o.Provider != "openai" || !string.IsNullOrEmpty(o.OpenAI.ApiKey) || !string.IsNullOrEmpty(o.OpenAI.BaseUrl),
+                "Llm:Provider is openai but neither Llm:OpenAI:ApiKey nor Llm:OpenAI:BaseUrl is set")
+            .ValidateOnStart();
+
+        builder.AddRedis();
+        builder.AddModelProvider();
+
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(new ReplicaInfo(ServiceInstance.InstanceId(builder.Configuration)));
+        services.AddSingleton<LlmTelemetry>();
+        services.AddSingleton<RedisSessionStore>();
+        services.AddSingleton<TurnRegistry>();
+        services.AddHostedService(sp => sp.GetRequiredService<TurnRegistry>());
+        services.AddSingleton<TurnService>();
+        services.AddSingleton<TurnResumer>();
+
+        services.AddGrpc(options =>
+        {
+            options.EnableDetailedErrors = builder.Environment.IsDevelopment();
+            options.Interceptors.Add<StoreUnavailableInterceptor>();
+        });
+        services.AddGrpcReflection();
+        services.AddGrpcHealthChecks();
+
+        services.AddOpenTelemetry()
+            .WithTracing(tracing => tracing
+                .AddSource(LlmTelemetry.ActivitySourceName, LlmTelemetry.GenAiSourceName)
+                .AddRedisInstrumentation())
+            .WithMetrics(metrics => metrics.AddMeter(LlmTelemetry.MeterName, LlmTelemetry.GenAiSourceName));
+        return builder;
+    }
+
+    public static WebApplication MapLlmApi(this WebApplication app)
+    {
+        app.MapGrpcService<LlmGrpcService>();
+        app.MapGrpcHealthChecksService();
+        app.MapGrpcReflectionService();
+        return app;
+    }
+
+    private static void AddRedis(this IHostApplicationBuilder builder)
+    {
+        var connectionString = builder.Configuration.GetConnectionString("redis")
+            ?? throw new InvalidOperationException("ConnectionStrings:redis is not set (ConnectionStrings__redis).");
+        var configuration = ConfigurationOptions.Parse(connectionString);
+        // Start even while Redis is down: calls fail with UNAVAILABLE and /health says why, until it is back.
+        configuration.AbortOnConnectFail = false;
+        builder.Services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(configuration));
+        builder.Services.AddSingleton(sp => new RedisKeys(sp.GetRequiredService<IOptions<LlmOptions>>().Value.Sessions.KeyPrefix));
+        builder.Services.AddHealthChecks().AddCheck<RedisHealthCheck>("redis", tags: ["ready"]);
+    }
+
+    private static void AddModelProvider(this IHostApplicationBuilder builder)
+    {
+        // Gemini retries on its own terms (RetryInfo), and the standard resilience handler's 30 s timeout would cut
+        // long streams: this client takes none of the defaults' handlers.
+#pragma warning disable EXTEXP0001 // experimental, but the one way to take the default resilience handler off one client
+        builder.Services.AddHttpClient(ModelProviders.GeminiHttpClientName, (sp, http) =>
+                http.Timeout = TimeSpan.FromSeconds(sp.GetRequiredService<IOptions<LlmOptions>>().Value.Gemini.TimeoutSeconds))
+            .RemoveAllResilienceHandlers();
+#pragma warning restore EXTEXP0001
+        builder.Services.AddSingleton(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<LlmOptions>>().Value;
+            return options.Provider switch
+            {
+                "gemini" => new ModelInfo("gemini", options.Gemini.ModelId),
+                "openai" => new ModelInfo("openai", options.OpenAI.ModelId),
+                _ => new ModelInfo(OfflineChatClient.ProviderName, options.Offline.ModelId),
+            };
+        });
+        builder.Services.AddChatClient(sp => ModelProviders.Create(sp))
+            .UseOpenTelemetry(sourceName: LlmTelemetry.GenAiSourceName, configure: otel =>
+                otel.EnableSensitiveData = builder.Configuration.GetValue<bool>("Llm:EnableSensitiveTelemetry"));
+    }
+
+    /// <summary>The conventions' environment names: GEMINI_API_KEY / GOOGLE_API_KEY, GENAI_MODEL_ID, and the default provider.</summary>
+    private static void ApplyEnvironmentConventions(LlmOptions options, IConfiguration configuration)
+    {
+        if (string.IsNullOrEmpty(options.Gemini.ApiKey))
+        {
+            options.Gemini.ApiKey = FirstNonEmpty(configuration["GEMINI_API_KEY"], configuration["GOOGLE_API_KEY"]);
+        }
+
+        if (configuration["GENAI_MODEL_ID"] is { Length: > 0 } modelId && configuration["Llm:Gemini:ModelId"] is null)
+        {
+            options.Gemini.ModelId = modelId;
+        }
+
+        if (string.IsNullOrEmpty(options.Provider))
+        {
+            options.Provider = string.IsNullOrEmpty(options.Gemini.ApiKey) ? OfflineChatClient.ProviderName : "gemini";
+        }
+    }
+
+    private static string? FirstNonEmpty(params string?[] values) => values.FirstOrDefault(v => !string.IsNullOrWhiteSpace(v));
+}
+
+internal sealed class RedisHealthCheck(IConnectionMultiplexer redis) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            var latency = await redis.GetDatabase().PingAsync().WaitAsync(TimeSpan.FromSeconds(2), cancellationToken);
+            return HealthCheckResult.Healthy($"PING {latency.TotalMilliseconds:0.#} ms");
+        }
+        catch (Exception exception) when (exception is RedisException or TimeoutException)
+        {
+            return HealthCheckResult.Unhealthy("Redis does not answer", exception);
+        }
+    }
+}

@@ -1,0 +1,120 @@
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using Chat.Contracts.Llm.V1;
+using Chat.Llm.Service.Grpc;
+using Chat.Llm.Service.Models;
+using Chat.Llm.Service.Sessions;
+using Microsoft.Extensions.Options;
+using Grpc.Core;
+using StackExchange.Redis;
+
+namespace Chat.Llm.Service.Turns;
+
+/// <summary>
+/// Replays a turn from its Redis buffer, then follows its live tail, on any replica. It subscribes to the turn's
+/// channel before reading the buffer, so no batch falls between the two, and passes each sequence number once.
+/// </summary>
+public sealed class TurnResumer(IConnectionMultiplexer redis, RedisKeys keys, IOptions<LlmOptions> options)
+{
+    public async IAsyncEnumerable<TurnEvent> ResumeAsync(
+        string turnId, long afterSequence, string principal, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var db = redis.GetDatabase();
+        var meta = await db.HashGetAllAsync(keys.Turn(turnId)).WaitAsync(cancellationToken);
+        var owner = meta.FirstOrDefault(e => e.Name == "principal").Value;
+        if (meta.Length == 0 || owner.IsNull || owner != principal)
+        {
+            throw RpcErrors.TurnNotFound();
+        }
+
+        var live = Channel.CreateUnbounded<byte[]>(new() { SingleReader = true });
+        var channel = keys.TurnChannel(turnId);
+        var subscriber = redis.GetSubscriber();
+        Action<RedisChannel, RedisValue> handler = (_, message) => live.Writer.TryWrite((byte[])message!);
+        await subscriber.SubscribeAsync(channel, handler).WaitAsync(cancellationToken);
+        try
+        {
+            var last = afterSequence;
+            var buffered = await db.ListRangeAsync(keys.TurnEvents(turnId)).WaitAsync(cancellationToken);
+            foreach (var value in buffered)
+            {
+                var turnEvent = TurnEvent.Parser.ParseFrom((byte[])value!);
+                if (turnEvent.Sequence <= last)
+                {
+                    continue;
+                }
+
+                last = turnEvent.Sequence;
+                yield return turnEvent;
+                if (TurnEventBuffer.IsTerminal(turnEvent))
+                {
+                    yield break;
+                }
+            }
+
+            // A turn whose replica died never ends: give up after the lock timeout without news.
+            var silence = options.Value.Sessions.TurnLockTimeout;
+            while (true)
+            {
+                using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                wait.CancelAfter(silence);
+                byte[] batch;
+                try
+                {
+                    batch = await live.Reader.ReadAsync(wait.Token);
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    throw new RpcException(new Status(StatusCode.Unavailable, "The turn stopped producing events."));
+                }
+
+                foreach (var turnEvent in TurnEventBuffer.DecodeBatch(batch))
+                {
+                    if (turnEvent.Sequence <= last)
+                    {
+                        continue;
+                    }
+
+                    last = turnEvent.Sequence;
+                    yield return turnEvent;
+                    if (TurnEventBuffer.IsTerminal(turnEvent))
+                    {
+                        yield break;
+                    }
+                }
+            }
+        }
+        finally
+        {
+            await subscriber.UnsubscribeAsync(channel, handler);
+        }
+    }
+
+    /// <summary>Cancels a running turn wherever it runs; false when it is unknown, another's, or already over.</summary>
+    public async Task<bool> CancelAsync(string turnId, string principal, TurnRegistry registry, CancellationToken cancellationToken)
+    {
+        var meta = await redis.GetDatabase().HashGetAllAsync(keys.Turn(turnId)).WaitAsync(cancellationToken);
+        var fields = meta.ToDictionary(e => e.Name.ToString(), e => e.Value.ToString());
+        if (!fields.TryGetValue("principal", out var owner))
+        {
+            throw RpcErrors.TurnNotFound();
+        }
+
+        if (owner != principal)
+        {
+            throw RpcErrors.TurnNotFound();
+        }
+
+        if (fields.GetValueOrDefault("state") != "running")
+        {
+            return false;
+        }
+
+        if (!registry.CancelLocal(turnId))
+        {
+            await registry.PublishCancelAsync(turnId).WaitAsync(cancellationToken);
+        }
+
+        return true;
+    }
+}

@@ -1,0 +1,29 @@
+using Chat.Contracts.Public;
+using Grpc.Core;
+
+namespace Chat.Tests.Gateway;
+
+/// <summary>A tiny chat.ChatService: enough to see unary and bidirectional calls cross the gateway.</summary>
+public sealed class TestChatService : ChatService.ChatServiceBase
+{
+    public override Task<CreateSessionResponse> CreateSession(CreateSessionRequest request, ServerCallContext context) =>
+        Task.FromResult(new CreateSessionResponse
+        {
+            SessionId = "session-1",
+            Model = request.ModelId,
+            Success = true,
+            Message = context.GetHttpContext().Request.Protocol,
+        });
+
+    public override async Task Chat(IAsyncStreamReader<ChatRequest> requestStream, IServerStreamWriter<ChatResponse> responseStream,
+        ServerCallContext context)
+    {
+        await foreach (var request in requestStream.ReadAllAsync(context.CancellationToken))
+        {
+            var response = request.Type == ChatRequest.Types.MessageType.Ping
+                ? new ChatResponse { Type = ChatResponse.Types.ResponseType.Pong, SessionId = request.SessionId }
+                : new ChatResponse { Type = ChatResponse.Types.ResponseType.Chunk, SessionId = request.SessionId, ChunkText = request.Message };
+            await responseStream.WriteAsync(response, context.CancellationToken);
+        }
+    }
+}

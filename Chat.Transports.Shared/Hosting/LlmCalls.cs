@@ -1,0 +1,29 @@
+using Chat.Contracts.Llm.V1;
+using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+
+namespace Chat.Transports.Shared.Hosting;
+
+/// <summary>Deadlines and conversions every transport needs around chat.llm.v1 calls.</summary>
+public static class LlmCalls
+{
+    public static CallOptions Unary(this TransportOptions options, CancellationToken cancellationToken) =>
+        new(deadline: DateTime.UtcNow + options.CallTimeout, cancellationToken: cancellationToken);
+
+    public static CallOptions Turn(this TransportOptions options, CancellationToken cancellationToken) =>
+        new(deadline: DateTime.UtcNow + options.TurnTimeout, cancellationToken: cancellationToken);
+
+    public static DateTimeOffset ToOffset(this Timestamp? timestamp, DateTimeOffset fallback = default) =>
+        timestamp is null ? fallback : timestamp.ToDateTimeOffset();
+
+    /// <summary>A new turn on a session, or on a new one when the id is empty or unknown (the original's get-or-create).</summary>
+    public static TurnRequest NewTurn(string message, string? sessionId, string? modelId, string principal, bool detach) => new()
+    {
+        Message = message,
+        SessionId = sessionId?.Trim() ?? "",
+        CreateIfMissing = true,
+        ModelId = modelId ?? "",
+        Principal = principal,
+        Detach = detach,
+    };
+}
