@@ -91,8 +91,7 @@ public sealed class CliProtocolTests : IAsyncLifetime
     }
 
     [Theory]
-    [InlineData(Protocols.WebSocket)]
-    [InlineData(Protocols.Grpc)]
+    [MemberData(nameof(ResumableProtocols))]
     public async Task Send_CtrlC_SendsCancelAndExitsWith130(string protocol)
     {
         _server.InterChunkDelay = TimeSpan.FromMilliseconds(300);

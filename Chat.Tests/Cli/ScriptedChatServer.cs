@@ -208,6 +208,17 @@ public sealed class ScriptedChatServer : IAsyncDisposable
             await WriteSseAsync(context, StartTurn(sessionId, message), isNew, after: 0);
         });
 
+        app.MapDelete("/sse/chat/turns/{turnId}", async (string turnId) =>
+        {
+            Interlocked.Increment(ref CancelRequests);
+            if (_turns.TryGetValue(turnId, out var turn))
+            {
+                await turn.Cancelled.CancelAsync();
+            }
+
+            return Results.Json(new { turn_id = turnId, cancelled = true });
+        });
+
         app.MapGet("/sse/chat/turns/{turnId}/events", async (HttpContext context, string turnId) =>
         {
             Interlocked.Increment(ref ResumeRequests);
