@@ -13,18 +13,21 @@ public sealed record SecretEnvironment(string Name, bool Optional);
 /// </summary>
 internal static class PublishingAnnotations
 {
+    private static readonly string[] s_secretEndings = ["key", "keys", "secret", "secrets", "password", "pwd", "accesstoken", "apitoken", "bearertoken"];
     private static readonly ConditionalWeakTable<Resource, Dictionary<string, SecretEnvironment>> s_secrets = new();
 
     public static Dictionary<string, SecretEnvironment> SecretsOf(Resource resource) =>
         s_secrets.GetValue(resource, _ => new Dictionary<string, SecretEnvironment>(StringComparer.Ordinal));
 
     /// <summary>
-    /// Declared secrets plus anything in the resource's environment that looks like one (the orchestrator's rule for
-    /// redacting: KEY, SECRET, TOKEN, PASSWORD in the name, or a password= in the value).
+    /// Declared secrets, plus anything in the resource's environment that is named like one: a name segment
+    /// (GEMINI_API_KEY → KEY, Llm__OpenAI__ApiKey → ApiKey, Gateway__ApiKeys__alice__Sha256 → ApiKeys) ending in key,
+    /// secret, password or an access token — but not InterTokenDelayMs or ReplyTokens — or a value holding password=.
     /// </summary>
     public static bool IsSecret(Resource resource, string name, string? value) =>
         SecretsOf(resource).ContainsKey(name)
-        || new[] { "KEY", "SECRET", "TOKEN", "PASSWORD" }.Any(word => name.Contains(word, StringComparison.OrdinalIgnoreCase))
+        || name.Split(['_', ':'], StringSplitOptions.RemoveEmptyEntries)
+            .Any(segment => s_secretEndings.Any(ending => segment.EndsWith(ending, StringComparison.OrdinalIgnoreCase)) || segment.Equals("token", StringComparison.OrdinalIgnoreCase))
         || (value?.Contains("password=", StringComparison.OrdinalIgnoreCase) ?? false);
 }
 

@@ -73,9 +73,12 @@ public sealed class KubernetesPublishOptionsTests
     public async Task Publish_ChangedConfiguration_ChangesThePodTemplate_SoPodsRoll()
     {
         using var before = await PublishedManifests.PublishAsync();
-        using var after = await PublishedManifests.PublishAsync("--Llm:Offline:InterTokenDelayMs=5");
+        using var after = await PublishedManifests.PublishAsync("--Llm:Offline:InterTokenDelayMs=5", "--Llm:Offline:ReplyTokens=7");
 
+        // Plain settings, not secrets, although their names mention tokens.
         Assert.Equal("5", after.ConfigMap("llm-config").Data["Llm__Offline__InterTokenDelayMs"]);
+        Assert.Equal("7", after.ConfigMap("llm-config").Data["Llm__Offline__ReplyTokens"]);
+        Assert.DoesNotContain(after.Deployment("llm").Spec.Template.Spec.Containers.Single().Env, e => e.Name.StartsWith("Llm__", StringComparison.Ordinal));
         Assert.NotEqual(Hash(before.Deployment("llm")), Hash(after.Deployment("llm")));
         Assert.Equal(Hash(before.Deployment("rest")), Hash(after.Deployment("rest")));
 

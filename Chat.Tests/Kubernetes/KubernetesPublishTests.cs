@@ -80,7 +80,8 @@ public sealed class KubernetesPublishTests(KubernetesPublishTests.DefaultPublish
             }
         }
 
-        Assert.Equal(4 + 5, targets);
+        // Five transports find the LLM service; the gateway finds the five transports.
+        Assert.Equal(5 + 5, targets);
     }
 
     [Fact]
