@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 
 namespace Chat.Hosting.Orchestration;
 
@@ -11,15 +12,19 @@ internal sealed record ProcessLaunch(string FileName, IReadOnlyList<string> Argu
 /// session (same pid, so Id is the service's pid; out of the AppHost's process group, so Ctrl+C reaches only the
 /// AppHost, which then stops replicas dependants first). When the pipe closes — the AppHost closed it to stop the
 /// replica, or the AppHost died, even by SIGKILL — the watcher sends SIGTERM, then SIGKILL after the grace period.
-/// PR_SET_PDEATHSIG would be simpler but is tied to the forking thread, which .NET does not keep alive.
+/// The watcher ignores INT/TERM/HUP: a signal sent to the AppHost's whole process group (Ctrl+C, `timeout`) must not
+/// kill it before the AppHost has stopped the replicas. PR_SET_PDEATHSIG would be simpler but is tied to the forking
+/// thread, which .NET does not keep alive.
 /// </summary>
-internal sealed class ChildProcess
+internal sealed partial class ChildProcess
 {
+    private const int SigTerm = 15;
+
     private const string WatchdogScript = """
         pid=$$
         exec 3<&0
         (
-          trap '' INT
+          trap '' INT TERM HUP
           while read -r _; do :; done <&3
           kill -TERM "$pid" 2>/dev/null || exit 0
           ticks=0
@@ -95,9 +100,14 @@ internal sealed class ChildProcess
         return new ChildProcess(process, WaitForExitAsync(process));
     }
 
-    /// <summary>Graceful stop: closing stdin makes the watchdog send SIGTERM (SIGKILL after the grace period).</summary>
+    /// <summary>Graceful stop: SIGTERM, and closing stdin makes the watchdog follow up with SIGKILL after the grace period.</summary>
     public async Task<int> StopAsync(TimeSpan timeout)
     {
+        if (!Exited.IsCompleted)
+        {
+            _ = SendSignal(Id, SigTerm);
+        }
+
         CloseWatchdogPipe();
         try
         {
@@ -122,6 +132,9 @@ internal sealed class ChildProcess
             // Already gone.
         }
     }
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int SendSignal(int processId, int signal);
 
     private static async Task<int> WaitForExitAsync(Process process)
     {

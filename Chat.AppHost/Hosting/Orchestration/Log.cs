@@ -22,6 +22,9 @@ internal static partial class Log
     [LoggerMessage(Level = LogLevel.Warning, Message = "Killing {Replica} (pid {ProcessId}) on request")]
     public static partial void Killing(ILogger logger, string replica, int processId);
 
+    [LoggerMessage(Level = LogLevel.Error, Message = "Supervision of {Replica} failed")]
+    public static partial void SupervisionFailed(ILogger logger, string replica, Exception exception);
+
     [LoggerMessage(Level = LogLevel.Error, Message = "{Replica} could not be started: {Reason}")]
     public static partial void FailedToStart(ILogger logger, string replica, string reason);
 }

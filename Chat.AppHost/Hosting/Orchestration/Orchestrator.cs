@@ -65,8 +65,9 @@ internal sealed partial class Orchestrator(ApplicationModel model, IHostEnvironm
         {
             var replicas = new List<Replica>();
             var supervisors = new List<ReplicaSupervisor>();
-            for (var index = 0; index < resource.Replicas; index++)
+            for (var i = 0; i < resource.Replicas; i++)
             {
+                var index = i;
                 var endpoints = EndpointsOf(resource, index, ports, redisPlans)
                     .Select(e => new ResourceEndpoint(e.Key, e.Value.ToString().TrimEnd('/'))).ToList();
                 var replica = new Replica(resource, index, endpoints, new ConsoleLog(model.Settings.ConsoleLogCapacity));
@@ -96,6 +97,11 @@ internal sealed partial class Orchestrator(ApplicationModel model, IHostEnvironm
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        if (_stopping.IsCancellationRequested)
+        {
+            return;
+        }
+
         await _stopping.CancelAsync();
         try
         {
@@ -422,8 +428,9 @@ internal sealed partial class Orchestrator(ApplicationModel model, IHostEnvironm
             ? "***"
             : System.Text.RegularExpressions.Regex.Replace(pair.Value!, "password=[^,]*", "password=***", System.Text.RegularExpressions.RegexOptions.IgnoreCase));
 
+    /// <summary>GEMINI_API_KEY, Llm__Gemini__ApiKey, REDIS_PASSWORD… (but not Llm__Offline__InterTokenDelayMs).</summary>
     private static bool IsSecret(string name) =>
-        new[] { "KEY", "SECRET", "TOKEN", "PASSWORD" }.Any(word => name.Contains(word, StringComparison.OrdinalIgnoreCase));
+        System.Text.RegularExpressions.Regex.IsMatch(name, "(^|_)(API_?KEY|KEY|SECRET|PASSWORD|TOKEN)$|(ApiKey|Secret|Password|Token)$", System.Text.RegularExpressions.RegexOptions.IgnoreCase);
 
     private static string Describe(RedisPlan plan) => plan.Kind switch
     {

@@ -60,13 +60,14 @@ internal static class RedisServerResolver
 
     /// <summary>
     /// Garnet rejects Redis's --save; its persistence is a checkpoint directory plus an append-only log replayed by
-    /// --recover. --lua turns on EVAL; memory sizes stay small (the defaults reserve gigabytes).
+    /// --recover. --lua turns on EVAL; memory sizes stay small (the defaults reserve gigabytes). The RandomAccess
+    /// device avoids Garnet's native Linux device, which needs libaio and crashes the server on its first write without it.
     /// </summary>
     public static IReadOnlyList<string> GarnetArguments(int port, string dataDirectory) =>
     [
         "--port", Invariant(port), "--bind", "127.0.0.1",
         "--checkpointdir", dataDirectory, "--recover", "--aof", "--lua",
-        "--memory", "256m", "--index", "32m", "--logger-level", "Information",
+        "--memory", "256m", "--index", "32m", "--device-type", "RandomAccess", "--logger-level", "Information",
     ];
 
     public static string? FindRedisServer()

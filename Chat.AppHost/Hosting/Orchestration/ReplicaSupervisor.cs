@@ -31,7 +31,19 @@ internal sealed class ReplicaSupervisor(
 
     public Replica Replica { get; } = replica;
 
-    public void Start() => _loop = Task.Run(() => SuperviseAsync(_shutdown.Token));
+    public void Start() => _loop = Task.Run(async () =>
+    {
+        try
+        {
+            await SuperviseAsync(_shutdown.Token);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // A bug here must not take the AppHost down with every other replica.
+            Log.SupervisionFailed(logger, Replica.Name, e);
+            Replica.FailedToStart();
+        }
+    });
 
     public bool Send(ReplicaCommand command) => _commands.Writer.TryWrite(command);
 
