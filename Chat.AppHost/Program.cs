@@ -8,35 +8,44 @@ var builder = DistributedApplication.CreateBuilder(args);
 
 var redis = builder.AddRedis("redis");
 
+// Only the transports may call the LLM service: one key per run (or Llm:InternalApiKey), docs/reliability.md.
+var internalApiKey = builder.InternalApiKey();
+
 var llm = builder.AddProject<Projects.Chat_Llm_Service>("llm")
     .AsHttp2Service()
     .WithHttpHealthCheck("/health")
     .WithEnvironment(builder.Configuration.GetSection("Llm"))
     .WithSecretEnvironment("GEMINI_API_KEY")
+    .WithInternalApiKey(internalApiKey)
     .WithReference(redis)
     .WaitFor(redis);
 
 var rest = builder.AddProject<Projects.Chat_Rest>("rest")
     .WithHttpHealthCheck("/health")
-    .WithReference(llm);
+    .WithReference(llm)
+    .WithInternalApiKey(internalApiKey);
 
 var streaming = builder.AddProject<Projects.Chat_Streaming>("streaming")
     .WithHttpHealthCheck("/health")
-    .WithReference(llm);
+    .WithReference(llm)
+    .WithInternalApiKey(internalApiKey);
 
 var sse = builder.AddProject<Projects.Chat_Sse>("sse")
     .WithHttpHealthCheck("/health")
     .WithReference(llm)
+    .WithInternalApiKey(internalApiKey)
     .WithReplicas(2);
 
 var websocket = builder.AddProject<Projects.Chat_WebSocket>("websocket")
     .WithHttpHealthCheck("/health")
-    .WithReference(llm);
+    .WithReference(llm)
+    .WithInternalApiKey(internalApiKey);
 
 var grpc = builder.AddProject<Projects.Chat_Grpc>("grpc")
     .AsHttp2Service()
     .WithHttpHealthCheck("/health")
-    .WithReference(llm);
+    .WithReference(llm)
+    .WithInternalApiKey(internalApiKey);
 
 // The one public entry: HTTP/1.1 (REST, NDJSON, SSE, WebSocket, gRPC-Web, web page) and h2c (native gRPC).
 builder.AddProject<Projects.Chat_Gateway>("gateway")

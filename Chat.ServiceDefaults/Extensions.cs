@@ -1,6 +1,8 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
@@ -39,6 +41,33 @@ public static class Extensions
     {
         builder.ConfigureOpenTelemetry();
         builder.AddDefaultHealthChecks();
+        builder.ConfigureKestrelLimits();
+        return builder;
+    }
+
+    /// <summary>
+    /// The connection limits every service shares (docs/reliability.md), set explicitly rather than left to whatever
+    /// the framework's defaults become: slow-loris clients are cut off (headers must arrive within 10 s, bodies and
+    /// responses must move at 240 B/s after a 5 s grace, so a client that never reads a stream is dropped), header
+    /// floods get 431, and an HTTP/2 connection carries at most 100 concurrent streams. <c>Kestrel:Limits</c> in
+    /// configuration overrides the scalar values.
+    /// </summary>
+    public static TBuilder ConfigureKestrelLimits<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
+    {
+        builder.Services.Configure<KestrelServerOptions>(kestrel =>
+        {
+            var limits = kestrel.Limits;
+            limits.RequestHeadersTimeout = TimeSpan.FromSeconds(10);
+            limits.KeepAliveTimeout = TimeSpan.FromSeconds(130);
+            limits.MinRequestBodyDataRate = new MinDataRate(bytesPerSecond: 240, gracePeriod: TimeSpan.FromSeconds(5));
+            limits.MinResponseDataRate = new MinDataRate(bytesPerSecond: 240, gracePeriod: TimeSpan.FromSeconds(5));
+            limits.MaxRequestHeaderCount = 100;
+            limits.MaxRequestHeadersTotalSize = 32 * 1024;
+            limits.MaxRequestLineSize = 8 * 1024;
+            limits.Http2.MaxStreamsPerConnection = 100;
+            limits.Http2.MaxRequestHeaderFieldSize = 16 * 1024;
+            builder.Configuration.GetSection("Kestrel:Limits").Bind(limits);
+        });
         return builder;
     }
 

@@ -1,4 +1,6 @@
 using Chat.Contracts.Llm.V1;
+using Chat.Contracts.Security;
+using Microsoft.Extensions.Configuration;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -27,6 +29,9 @@ public static class LlmClientExtensions
                 ConnectTimeout = TimeSpan.FromSeconds(5),
             })
             .EnableCallContextPropagation(options => options.SuppressContextNotFoundErrors = true)
+            // The internal credential (Llm:InternalApiKey) on every call when one is configured; see InternalCredential.
+            .AddHttpMessageHandler(sp => new InternalCredentialHandler(
+                sp.GetService<IConfiguration>()?[InternalCredential.ConfigurationKey] ?? ""))
             .RemoveAllResilienceHandlers();
 #pragma warning restore EXTEXP0001
     }

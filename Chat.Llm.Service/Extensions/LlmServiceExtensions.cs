@@ -43,6 +43,8 @@ public static class LlmServiceExtensions
         services.AddGrpc(options =>
         {
             options.EnableDetailedErrors = builder.Environment.IsDevelopment();
+            // First: an unauthenticated caller learns nothing, not even whether Redis is up.
+            options.Interceptors.Add<InternalCredentialInterceptor>();
             options.Interceptors.Add<StoreUnavailableInterceptor>();
         });
         services.AddGrpcReflection();

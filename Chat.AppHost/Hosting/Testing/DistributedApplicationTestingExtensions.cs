@@ -22,9 +22,39 @@ public static class DistributedApplicationTestingExtensions
     public static HttpClient CreateHttpClient(this DistributedApplication app, string resourceOrReplica, string? endpointName = null) =>
         new() { BaseAddress = app.GetEndpoint(resourceOrReplica, endpointName) };
 
-    /// <summary>A gRPC channel (cleartext HTTP/2) to an endpoint; dispose it with the test.</summary>
-    public static GrpcChannel CreateGrpcChannel(this DistributedApplication app, string resourceOrReplica, string? endpointName = null) =>
+    /// <summary>
+    /// A gRPC channel (cleartext HTTP/2) to an endpoint; dispose it with the test. A resource given an internal
+    /// credential (<c>Llm__InternalApiKey</c>, the LLM service) is called with it, as the transports call it:
+    /// <see cref="CreateUnauthenticatedGrpcChannel"/> is the channel of a stranger.
+    /// </summary>
+    public static GrpcChannel CreateGrpcChannel(this DistributedApplication app, string resourceOrReplica, string? endpointName = null)
+    {
+        var address = app.GetEndpoint(resourceOrReplica, endpointName);
+        var key = app.GetInternalApiKey(resourceOrReplica);
+        return key is null
+            ? GrpcChannel.ForAddress(address)
+            : GrpcChannel.ForAddress(address, new GrpcChannelOptions { HttpHandler = new InternalKeyHandler(key) { InnerHandler = new SocketsHttpHandler() } });
+    }
+
+    public static GrpcChannel CreateUnauthenticatedGrpcChannel(this DistributedApplication app, string resourceOrReplica, string? endpointName = null) =>
         GrpcChannel.ForAddress(app.GetEndpoint(resourceOrReplica, endpointName));
+
+    /// <summary>The internal credential the AppHost gave a resource (snapshots show it redacted), or null.</summary>
+    public static string? GetInternalApiKey(this DistributedApplication app, string resourceOrReplica)
+    {
+        var resourceName = app.GetResourceSnapshots(resourceOrReplica)[0].Resource;
+        return app.Orchestrator.Model.FirstOrDefault(r => r.Name == resourceName)?.Environment
+            .GetValueOrDefault(InternalCredentialExtensions.EnvironmentName) is { Length: > 0 } key ? key : null;
+    }
+
+    private sealed class InternalKeyHandler(string key) : DelegatingHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            request.Headers.TryAddWithoutValidation("x-chat-internal-key", key); // Chat.Contracts.Security.InternalCredential.MetadataKey
+            return base.SendAsync(request, cancellationToken);
+        }
+    }
 
     public static Task WaitForResourceHealthyAsync(this DistributedApplication app, string resourceOrReplica, CancellationToken cancellationToken = default) =>
         app.ResourceNotifications.WaitForResourceHealthyAsync(resourceOrReplica, cancellationToken);
