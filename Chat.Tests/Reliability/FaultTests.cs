@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Net;
 using Chat.Contracts.Llm.V1;
 using Chat.Hosting;
-using Chat.Hosting.Orchestration;
 using Chat.Hosting.Testing;
 using Chat.Tests.Infrastructure;
 using Grpc.Core;
@@ -59,7 +58,7 @@ public sealed class FaultTests(ReliabilityFixture fixture)
         using (channel)
         {
             var history = await llm.GetHistoryAsync(new GetHistoryRequest { SessionId = sessionId }).ResponseAsync.DefaultTimeout();
-            Assert.Equal(["user", "model"], history.Messages.Select(m => m.Role));
+            Assert.Equal(new[] { "user", "model" }, history.Messages.Select(m => m.Role));
             Assert.Equal("Tell me a long story", history.Messages[0].Text);
             Assert.Equal(text, history.Messages[1].Text);
             Assert.All(history.Messages, m => Assert.Equal(turnId, m.TurnId));
@@ -133,7 +132,7 @@ public sealed class FaultTests(ReliabilityFixture fixture)
             }
 
             history = await llm.GetHistoryAsync(new GetHistoryRequest { SessionId = sessionId }).ResponseAsync.DefaultTimeout();
-            Assert.Equal(["user", "model"], history.Messages.TakeLast(2).Select(m => m.Role));
+            Assert.Equal(new[] { "user", "model" }, history.Messages.TakeLast(2).Select(m => m.Role));
             Assert.Equal("Are you back?", history.Messages[^2].Text);
             Assert.Single(history.Messages, m => m.Role == "model");
         }

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text.Json.Nodes;
 using Chat.Contracts.Llm.V1;
 using Chat.Hosting;
 using Chat.Hosting.Testing;
