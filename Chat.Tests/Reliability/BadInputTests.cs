@@ -32,7 +32,7 @@ public sealed class BadInputTests(ReliabilityFixture fixture)
         { "/sse", "/chat/stream", "application/json", """{"message":""}""", 400 },
         { "/sse", "/chat/stream", "application/json", $$"""{"message":"{{new string('y', 32_001)}}"}""", 400 },
         { "/sse", "/chat/turns", "application/json", "{", 400 },
-        { "/sse", "/chat/turns/not-a-turn/events", "", null, 404 },
+        { "/sse", "/chat/turns/not-a-turn/events", "", null, 400 },
         { "/sse", "/chat/turns/00000000-0000-0000-0000-000000000002/events", "", null, 404 },
         { "/sse", "/sessions/not-a-guid", "", null, 404 },
     };
