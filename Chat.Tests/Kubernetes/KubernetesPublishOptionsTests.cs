@@ -78,7 +78,9 @@ public sealed class KubernetesPublishOptionsTests
         // Plain settings, not secrets, although their names mention tokens.
         Assert.Equal("5", after.ConfigMap("llm-config").Data["Llm__Offline__InterTokenDelayMs"]);
         Assert.Equal("7", after.ConfigMap("llm-config").Data["Llm__Offline__ReplyTokens"]);
-        Assert.DoesNotContain(after.Deployment("llm").Spec.Template.Spec.Containers.Single().Env, e => e.Name.StartsWith("Llm__", StringComparison.Ordinal));
+        // (Llm__InternalApiKey is a secret: a secretKeyRef, never a ConfigMap value; docs/reliability.md.)
+        Assert.DoesNotContain(after.Deployment("llm").Spec.Template.Spec.Containers.Single().Env,
+            e => e.Name.StartsWith("Llm__", StringComparison.Ordinal) && e.ValueFrom?.SecretKeyRef is null);
         Assert.NotEqual(Hash(before.Deployment("llm")), Hash(after.Deployment("llm")));
         Assert.Equal(Hash(before.Deployment("rest")), Hash(after.Deployment("rest")));
 

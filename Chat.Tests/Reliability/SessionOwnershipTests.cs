@@ -1,5 +1,9 @@
 using System.Net;
 using Chat.Contracts.Llm.V1;
+using Chat.Contracts.Public;
+using Chat.Tests.WebSocket;
+using Grpc.Core;
+using Grpc.Net.Client;
 using Chat.Hosting;
 using Chat.Hosting.Testing;
 using Chat.Tests.Infrastructure;
@@ -76,5 +80,56 @@ public sealed class SessionOwnershipTests(ReliabilityFixture fixture)
         Assert.DoesNotContain(ReliabilityFixture.BobKey, logs, StringComparison.Ordinal);
         Assert.DoesNotContain(_app.GetInternalApiKey("llm")!, logs, StringComparison.Ordinal);
         Assert.DoesNotContain(secret, logs, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task SessionOfKeyA_IsNotFoundForKeyB_OverWebSocketAndGrpc()
+    {
+        await _app.WaitForResourceHealthyAsync("gateway").DefaultTimeout();
+        using var alice = fixture.Gateway(ReliabilityFixture.AliceKey);
+        using var created = await alice.PostAsync("/rest/sessions/new", HttpStreams.PostJson("", new { }).Content).DefaultTimeout();
+        Assert.Equal(HttpStatusCode.OK, created.StatusCode);
+        var sessionId = (await created.ReadJsonObjectAsync()).Str("session_id")!;
+
+        // WebSocket: join_session of another key's session is the original's not-found error; so is a chat naming it.
+        var http = _app.GetEndpoint("gateway", "http");
+        await using (var bob = await ChatSocket.ConnectAsync(new Uri($"ws://{http.Authority}/websocket/ws?api_key={ReliabilityFixture.BobKey}")))
+        {
+            Assert.Equal("connected", (await bob.ReceiveMessageAsync()).Type());
+            await bob.SendAsync(new { type = "join_session", session_id = sessionId });
+            var refused = await bob.ReceiveMessageAsync();
+            Assert.Equal("error", refused.Type());
+            Assert.Equal("Session not found", refused.Str("message"));
+            await bob.SendAsync(new { type = "typing_start", session_id = sessionId });
+        }
+
+        await using (var owner = await ChatSocket.ConnectAsync(new Uri($"ws://{http.Authority}/websocket/ws?api_key={ReliabilityFixture.AliceKey}")))
+        {
+            Assert.Equal("connected", (await owner.ReceiveMessageAsync()).Type());
+            await owner.SendAsync(new { type = "join_session", session_id = sessionId });
+            Assert.Equal("session_joined", (await owner.ReceiveMessageAsync()).Type());
+        }
+
+        // gRPC through the gateway's h2c port, the key as metadata.
+        using var channel = GrpcChannel.ForAddress(_app.GetEndpoint("gateway", "http2"));
+        var grpc = new ChatService.ChatServiceClient(channel);
+        var asBob = new Metadata { { "x-api-key", ReliabilityFixture.BobKey } };
+        var info = await grpc.GetSessionInfoAsync(new SessionInfoRequest { SessionId = sessionId }, asBob).ResponseAsync.DefaultTimeout();
+        Assert.False(info.Success);
+        Assert.Equal("Session not found", info.Message);
+        var list = await grpc.ListSessionsAsync(new ListSessionsRequest(), asBob).ResponseAsync.DefaultTimeout();
+        Assert.DoesNotContain(list.Sessions, s => s.SessionId == sessionId);
+        var delete = await grpc.DeleteSessionAsync(new DeleteSessionRequest { SessionId = sessionId }, asBob).ResponseAsync.DefaultTimeout();
+        Assert.False(delete.Success);
+
+        var asAlice = new Metadata { { "x-api-key", ReliabilityFixture.AliceKey } };
+        Assert.True((await grpc.GetSessionInfoAsync(new SessionInfoRequest { SessionId = sessionId }, asAlice).ResponseAsync.DefaultTimeout()).Success);
+
+        var llm = fixture.Llm(out var llmChannel);
+        using (llmChannel)
+        {
+            var history = await llm.GetHistoryAsync(new GetHistoryRequest { SessionId = sessionId, Principal = "alice" }).ResponseAsync.DefaultTimeout();
+            Assert.Empty(history.Messages);
+        }
     }
 }
