@@ -117,9 +117,9 @@ public sealed class SessionOwnershipTests(ReliabilityFixture fixture)
         var info = await grpc.GetSessionInfoAsync(new SessionInfoRequest { SessionId = sessionId }, asBob).ResponseAsync.DefaultTimeout();
         Assert.False(info.Success);
         Assert.Equal("Session not found", info.Message);
-        var list = await grpc.ListSessionsAsync(new ListSessionsRequest(), asBob).ResponseAsync.DefaultTimeout();
+        var list = await grpc.ListSessionsAsync(new Chat.Contracts.Public.ListSessionsRequest(), asBob).ResponseAsync.DefaultTimeout();
         Assert.DoesNotContain(list.Sessions, s => s.SessionId == sessionId);
-        var delete = await grpc.DeleteSessionAsync(new DeleteSessionRequest { SessionId = sessionId }, asBob).ResponseAsync.DefaultTimeout();
+        var delete = await grpc.DeleteSessionAsync(new Chat.Contracts.Public.DeleteSessionRequest { SessionId = sessionId }, asBob).ResponseAsync.DefaultTimeout();
         Assert.False(delete.Success);
 
         var asAlice = new Metadata { { "x-api-key", ReliabilityFixture.AliceKey } };
