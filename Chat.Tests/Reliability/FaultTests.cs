@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using Chat.Contracts.Llm.V1;
 using Chat.Hosting;
+using Chat.Hosting.Orchestration;
 using Chat.Hosting.Testing;
 using Chat.Tests.Infrastructure;
 using Grpc.Core;
@@ -166,6 +167,59 @@ public sealed class FaultTests(ReliabilityFixture fixture)
         using (channel)
         {
             Assert.NotEmpty((await llm.CreateSessionAsync(new CreateSessionRequest()).ResponseAsync.DefaultTimeout()).Id);
+        }
+    }
+}
+
+/// <summary>Redis stopped and started again under the running graph (AOF on, as the AppHost runs it).</summary>
+[Collection(ReliabilityCollection.Name)]
+public sealed class RedisRestartTests(ReliabilityFixture fixture)
+{
+    private readonly DistributedApplication _app = fixture.App;
+
+    [Fact]
+    public async Task RedisRestarted_RequestsFailFastMeanwhile_ThenServicesReconnect_AndNoAcknowledgedTurnIsLost()
+    {
+        await _app.WaitForAllResourcesHealthyAsync().DefaultTimeout();
+        using var rest = _app.CreateHttpClient("rest");
+        using var acknowledged = await rest.PostAsync("/chat", HttpStreams.PostJson("", new { message = "Remember this" }).Content).DefaultTimeout();
+        Assert.Equal(HttpStatusCode.OK, acknowledged.StatusCode);
+        var sessionId = (await acknowledged.ReadJsonObjectAsync()).Str("session_id")!;
+
+        var redis = _app.GetResourceSnapshots("redis").Single().Name;
+        using var llmHealth = new HttpClient { BaseAddress = _app.GetEndpoint("llm-0"), DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        try
+        {
+            Assert.True(await _app.Resources.ExecuteCommandAsync(redis, "stop", CancellationToken.None).DefaultTimeout());
+            await _app.ResourceNotifications.WaitForResourceAsync(redis, r => r[0].State == ReplicaStates.Stopped).DefaultTimeout();
+
+            // Fail fast: 503 within the call budget, not a hang until some distant timeout.
+            var started = Stopwatch.GetTimestamp();
+            using var refused = await rest.PostAsync("/chat", HttpStreams.PostJson("", new { message = "Now?", session_id = sessionId }).Content).DefaultTimeout();
+            Assert.Equal(503, (int)refused.StatusCode);
+            Assert.True(Stopwatch.GetElapsedTime(started) < TimeSpan.FromSeconds(12), $"took {Stopwatch.GetElapsedTime(started)}");
+            using var unhealthy = await llmHealth.GetAsync("/health").DefaultTimeout();
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, unhealthy.StatusCode);
+        }
+        finally
+        {
+            await _app.Resources.ExecuteCommandAsync(redis, "start", CancellationToken.None).DefaultTimeout();
+        }
+
+        await _app.WaitForResourceHealthyAsync(redis).DefaultTimeout();
+        await _app.WaitForResourceHealthyAsync("llm").DefaultTimeout();
+        using var healthy = await llmHealth.GetAsync("/health").DefaultTimeout();
+        Assert.Equal(HttpStatusCode.OK, healthy.StatusCode);
+
+        // Reconnected by itself; the acknowledged turn is there once and the next one works.
+        using var next = await rest.PostAsync("/chat", HttpStreams.PostJson("", new { message = "Back again", session_id = sessionId }).Content).DefaultTimeout();
+        Assert.Equal(HttpStatusCode.OK, next.StatusCode);
+        var llm = fixture.Llm(out var channel);
+        using (channel)
+        {
+            var history = await llm.GetHistoryAsync(new GetHistoryRequest { SessionId = sessionId }).ResponseAsync.DefaultTimeout();
+            Assert.Equal(new[] { "user", "model", "user", "model" }, history.Messages.Select(m => m.Role));
+            Assert.Equal(new[] { "Remember this", "Back again" }, history.Messages.Where(m => m.Role == "user").Select(m => m.Text));
         }
     }
 }
