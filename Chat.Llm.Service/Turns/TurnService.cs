@@ -225,8 +225,9 @@ public sealed class TurnService(
                 Options.Resume.BufferTtl, messageAdded, CancellationToken.None);
             messageCount = stored >= 0 ? stored : messageCount;
         }
-        catch (Exception exception) when (exception is RedisException or TimeoutException)
+        catch (Exception exception)
         {
+            // Redis down, or the host stopping: the lock expires on its own (TurnLockTimeout).
             Log.CompleteTurnFailed(logger, exception, run.TurnId);
             failure ??= new TurnError { Code = "UNAVAILABLE", Message = "The conversation store is unavailable; the reply was not saved.", Retryable = true };
             succeeded = false;
