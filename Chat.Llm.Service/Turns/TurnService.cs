@@ -263,7 +263,7 @@ public sealed class TurnService(
             activity?.SetTag("error.type", failure.Code);
         }
 
-        Record(session.Model, succeeded, failure?.Code, firstToken, total, chunks, usage);
+        Record(session.Model, failure?.Code, firstToken, total, chunks);
         run.Events.TryComplete();
         registry.Unregister(run.TurnId);
         run.Cancellation.Dispose();
@@ -271,7 +271,7 @@ public sealed class TurnService(
         await buffer.CompleteAsync();
     }
 
-    private void Record(string modelId, bool succeeded, string? errorCode, TimeSpan? firstToken, TimeSpan total, int chunks, UsageDetails? usage)
+    private void Record(string modelId, string? errorCode, TimeSpan? firstToken, TimeSpan total, int chunks)
     {
         var tags = new TagList { { "gen_ai.provider.name", model.Provider }, { "gen_ai.request.model", modelId } };
         if (errorCode is not null)
@@ -290,11 +290,6 @@ public sealed class TurnService(
             }
         }
 
-        if (succeeded && usage is not null)
-        {
-            telemetry.TokenUsage.Record(usage.InputTokenCount ?? 0, [.. tags, new("gen_ai.token.type", "input")]);
-            telemetry.TokenUsage.Record(usage.OutputTokenCount ?? 0, [.. tags, new("gen_ai.token.type", "output")]);
-        }
     }
 
     private TurnError ToTurnError(Exception exception, string turnId)
