@@ -148,9 +148,6 @@ internal sealed partial class Orchestrator(ApplicationModel model, IHostEnvironm
         model.Resources.OfType<RedisResource>().Any(r => string.Equals(r.Name, resourceName, StringComparison.OrdinalIgnoreCase))
             ? _redisConnectionString : null;
 
-    public IReadOnlyList<Replica> ReplicasOf(string resourceName) =>
-        _replicas.GetValueOrDefault(resourceName) ?? throw new ArgumentException($"No resource named '{resourceName}'. Resources: {string.Join(", ", _replicas.Keys)}.", nameof(resourceName));
-
     private async Task StartGraphAsync(CancellationToken stopping)
     {
         var started = DateTimeOffset.UtcNow;

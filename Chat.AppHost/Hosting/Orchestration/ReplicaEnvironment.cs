@@ -23,14 +23,17 @@ internal static partial class ReplicaEnvironment
             }
         }
 
-        if (resource is not ProjectResource)
+        if (resource is RedisResource)
         {
             return env;
         }
 
         var own = topology.EndpointsOf(resource, index);
         var urls = resource.Endpoints.Where(e => e.UrlEnvironmentVariable is null).Select(e => own[e.Name].ToString().TrimEnd('/')).ToList();
-        env["ASPNETCORE_URLS"] = string.Join(';', urls);
+        if (urls.Count > 0)
+        {
+            env["ASPNETCORE_URLS"] = string.Join(';', urls);
+        }
         foreach (var endpoint in resource.Endpoints.Where(e => e.UrlEnvironmentVariable is not null))
         {
             env[endpoint.UrlEnvironmentVariable!] = own[endpoint.Name].ToString().TrimEnd('/');
