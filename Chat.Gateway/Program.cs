@@ -8,10 +8,11 @@ builder.AddGatewayServices();
 var app = builder.Build();
 
 app.UseServedByHeader();
+app.UseCors();
 app.UseGatewayAuthentication();
 
 app.MapDefaultEndpoints();
 app.MapGatewayIndex();
-app.MapReverseProxy();
+app.MapGatewayProxy();
 
 app.Run();

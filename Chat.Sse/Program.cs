@@ -1,10 +1,14 @@
+using Chat.Sse.Apis;
+
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
+builder.AddSseServices();
 
 var app = builder.Build();
 
-app.UseServedByHeader();
-app.MapDefaultEndpoints();
+app.UseChatTransport();
+app.MapChatTransportEndpoints();
+app.MapSseChatApi();
 
 app.Run();

@@ -1,4 +1,6 @@
+using Chat.Gateway;
 using Chat.Gateway.Proxy;
+using Chat.Gateway.RateLimiting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry.Instrumentation.Http;
@@ -17,6 +19,12 @@ public static class GatewayServiceExtensions
     {
         builder.AddGatewayKestrel();
 
+        builder.Services.AddOptions<GatewayOptions>()
+            .BindConfiguration(GatewayOptions.SectionName)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        builder.Services.AddSingleton<CallerRateLimiter>();
+
         builder.Services.AddReverseProxy()
             .LoadFromConfig(builder.Configuration.GetSection(ReverseProxySection))
             .AddServiceDiscoveryDestinationResolver()
@@ -28,6 +36,7 @@ public static class GatewayServiceExtensions
         builder.Services.Configure<HttpClientTraceInstrumentationOptions>(options => options.FilterHttpRequestMessage = null);
 
         builder.AddGatewayAuthentication();
+        builder.AddGatewayCors();
 
         return builder;
     }

@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using Chat.Gateway.Authentication;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Hosting;
 using Yarp.ReverseProxy.Transforms;
@@ -30,6 +31,11 @@ public sealed class GatewayTransformProvider : ITransformProvider
         context.AddRequestHeaderRemove(PrincipalHeader);
         context.AddRequestTransform(SetPrincipal);
 
+        // The caller's API key stops here: transports see the principal, never the secret.
+        context.AddRequestHeaderRemove(ApiKeyAuthenticationHandler.ApiKeyHeader);
+        context.AddQueryRemoveKey(ApiKeyAuthenticationHandler.ApiKeyQueryParameter);
+        context.AddRequestTransform(RemoveApiKeyAuthorization);
+
         // YARP's default X-Forwarded-Prefix is the incoming PathBase, which knows nothing of PathRemovePrefix.
         // Set For/Proto/Host as the defaults would, and the prefix from what the route's transforms cut off.
         context.UseDefaultForwarders = false;
@@ -58,6 +64,16 @@ public sealed class GatewayTransformProvider : ITransformProvider
             && PrincipalOf(context.HttpContext.User, identity) is { Length: > 0 } principal)
         {
             context.ProxyRequest.Headers.TryAddWithoutValidation(PrincipalHeader, principal);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    private static ValueTask RemoveApiKeyAuthorization(RequestTransformContext context)
+    {
+        if (context.HttpContext.User.Identity?.AuthenticationType == ApiKeyAuthenticationHandler.SchemeName)
+        {
+            context.ProxyRequest.Headers.Authorization = null;
         }
 
         return ValueTask.CompletedTask;

@@ -40,7 +40,11 @@ public static class LlmServiceExtensions
         services.AddSingleton<TurnService>();
         services.AddSingleton<TurnResumer>();
 
-        services.AddGrpc(options => options.EnableDetailedErrors = builder.Environment.IsDevelopment());
+        services.AddGrpc(options =>
+        {
+            options.EnableDetailedErrors = builder.Environment.IsDevelopment();
+            options.Interceptors.Add<StoreUnavailableInterceptor>();
+        });
         services.AddGrpcReflection();
         services.AddGrpcHealthChecks();
 
@@ -74,6 +78,13 @@ public static class LlmServiceExtensions
 
     private static void AddModelProvider(this IHostApplicationBuilder builder)
     {
+        // Gemini retries on its own terms (RetryInfo), and the standard resilience handler's 30 s timeout would cut
+        // long streams: this client takes none of the defaults' handlers.
+#pragma warning disable EXTEXP0001 // experimental, but the one way to take the default resilience handler off one client
+        builder.Services.AddHttpClient(ModelProviders.GeminiHttpClientName, (sp, http) =>
+                http.Timeout = TimeSpan.FromSeconds(sp.GetRequiredService<IOptions<LlmOptions>>().Value.Gemini.TimeoutSeconds))
+            .RemoveAllResilienceHandlers();
+#pragma warning restore EXTEXP0001
         builder.Services.AddSingleton(sp =>
         {
             var options = sp.GetRequiredService<IOptions<LlmOptions>>().Value;

@@ -1,4 +1,5 @@
 using System.ClientModel;
+using Chat.Llm.Service.Models.Gemini;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Options;
 using OpenAI;
@@ -8,6 +9,8 @@ namespace Chat.Llm.Service.Models;
 /// <summary>Builds the configured provider's IChatClient (the OpenTelemetry pipeline is added around it by the caller).</summary>
 public static class ModelProviders
 {
+    public const string GeminiHttpClientName = "gemini";
+
     public static IChatClient Create(IServiceProvider services)
     {
         var options = services.GetRequiredService<IOptions<LlmOptions>>().Value;
@@ -16,7 +19,8 @@ public static class ModelProviders
         Telemetry.Log.ProviderSelected(logger, info.Provider, info.DefaultModel);
         return options.Provider switch
         {
-            "gemini" => throw new NotSupportedException("gemini provider: coming"),
+            "gemini" => new GeminiChatClient(services.GetRequiredService<IHttpClientFactory>().CreateClient(GeminiHttpClientName),
+                options.Gemini, services.GetRequiredService<ILoggerFactory>().CreateLogger<GeminiChatClient>()),
             "openai" => CreateOpenAI(options.OpenAI),
             _ => new OfflineChatClient(options.Offline),
         };

@@ -1,9 +1,12 @@
+using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Net;
+using System.Net.Http.Headers;
 using System.Net.WebSockets;
 using System.Text;
 using Chat.Contracts.Public;
 using Chat.Tests.Infrastructure;
+using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Grpc.Net.Client.Web;
@@ -100,6 +103,27 @@ public sealed class GatewayStreamingTests(GatewayFixture gateway)
         Assert.Equal("HTTP/2", session.Message);
     }
 
+    [Theory]
+    [InlineData("/grpc.health.v1.Health/Check")]
+    [InlineData("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo")]
+    [InlineData("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo")]
+    public async Task GrpcServicePaths_OnTheHttp2Port_RouteToTheGrpcCluster(string path)
+    {
+        using var client = new HttpClient
+        {
+            BaseAddress = gateway.Http2Address,
+            DefaultRequestVersion = HttpVersion.Version20,
+            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
+        };
+
+        using var response = await client.PostAsync(path, new ByteArrayContent([])).DefaultTimeout();
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var echo = await EchoReply.ReadAsync(response);
+        Assert.Equal("grpc-0", echo.Backend);
+        Assert.Equal(path, echo.Path);
+    }
+
     [Fact]
     public async Task NativeGrpc_BidirectionalStream_PassesThroughTheGateway()
     {
@@ -132,6 +156,42 @@ public sealed class GatewayStreamingTests(GatewayFixture gateway)
 
         var seen = gateway.Grpc.Requests.Last(r => r.Path == "/chat.ChatService/CreateSession");
         Assert.False(seen.Headers.ContainsKey("X-Chat-Principal"));
+    }
+
+    [Fact]
+    public async Task NativeGrpc_Traceparent_ReachesTheBackendSampledWithTheCallersTraceId()
+    {
+        // A hand-made gRPC call, so that the traceparent on the wire is exactly the caller's (a gRPC client in this
+        // process would start its own trace under the in-process OpenTelemetry listener).
+        using var client = new HttpClient(new SocketsHttpHandler { ActivityHeadersPropagator = null }) { BaseAddress = gateway.Http2Address };
+        var traceId = ActivityTraceId.CreateRandom();
+        var callerSpanId = ActivitySpanId.CreateRandom();
+        var marker = Guid.NewGuid().ToString("N");
+        var message = new CreateSessionRequest { ModelId = marker }.ToByteArray();
+        var frame = new byte[5 + message.Length];
+        BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(1), (uint)message.Length);
+        message.CopyTo(frame, 5);
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/chat.ChatService/CreateSession")
+        {
+            Version = HttpVersion.Version20,
+            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+            Content = new ByteArrayContent(frame),
+        };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/grpc");
+        request.Headers.TE.ParseAdd("trailers");
+        request.Headers.Add("traceparent", $"00-{traceId}-{callerSpanId}-01");
+
+        using var response = await client.SendAsync(request).DefaultTimeout();
+        var reply = CreateSessionResponse.Parser.ParseFrom((await response.Content.ReadAsByteArrayAsync().DefaultTimeout())[5..]);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(["0"], response.TrailingHeaders.GetValues("grpc-status"));
+        Assert.Equal(marker, reply.Model);
+        var seen = gateway.Grpc.Requests.Last(r => r.Path == "/chat.ChatService/CreateSession");
+        var parts = seen.Headers["traceparent"].Split('-');
+        Assert.Equal(traceId.ToHexString(), parts[1]);
+        Assert.NotEqual(callerSpanId.ToHexString(), parts[2]);
+        Assert.Equal("01", parts[3]);
     }
 
     [Theory]

@@ -66,13 +66,17 @@ public static class OriginalEvents
         writer.WriteEndObject();
     }
 
-    /// <summary><c>{type:"status", message:"Generating response...", context_messages, timestamp?}</c> + session_id.</summary>
+    /// <summary>
+    /// <c>{type:"status", message:"Generating response...", context_messages, timestamp?}</c> + session_id.
+    /// The original counted the new user message in <c>context_messages</c> (it was added to the history first);
+    /// chat.llm.v1 counts only the history sent with it, hence the +1.
+    /// </summary>
     public static void WriteStatus(Utf8JsonWriter writer, TurnAccepted accepted, bool withTimestamp)
     {
         writer.WriteStartObject();
         writer.WriteString(Type, Status);
         writer.WriteString(Message, GeneratingResponseText);
-        writer.WriteNumber(ContextMessages, accepted.ContextMessages);
+        writer.WriteNumber(ContextMessages, accepted.ContextMessages + 1);
         WriteTimestamp(writer, withTimestamp);
         writer.WriteString(SessionId, accepted.SessionId);
         writer.WriteEndObject();

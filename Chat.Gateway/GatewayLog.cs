@@ -1,0 +1,10 @@
+namespace Chat.Gateway;
+
+internal static partial class GatewayLog
+{
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Rejected a request to {Path}: invalid API key")]
+    public static partial void InvalidApiKey(ILogger logger, string path);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Rate limit reached for {Partition} on {Path}")]
+    public static partial void RateLimited(ILogger logger, string partition, string path);
+}

@@ -1,0 +1,173 @@
+using System.Diagnostics;
+using System.Globalization;
+using Chat.Contracts.Llm.V1;
+using Chat.Contracts.Public;
+using Grpc.Core;
+using Microsoft.Extensions.Options;
+using Llm = Chat.Contracts.Llm.V1;
+using Public = Chat.Contracts.Public;
+
+namespace Chat.Grpc.Services;
+
+/// <summary>
+/// The original project's chat.ChatService, translated onto Chat.Llm.Service. Not-found answers keep the original's
+/// shape (success=false, "Session not found", status OK); malformed requests and failures of the LLM service are
+/// status codes (INVALID_ARGUMENT, RESOURCE_EXHAUSTED, UNAVAILABLE, DEADLINE_EXCEEDED).
+/// </summary>
+public sealed class ChatGrpcService(
+    LlmService.LlmServiceClient llm,
+    IOptions<GrpcChatOptions> options,
+    ILogger<ChatGrpcService> logger,
+    IConfiguration configuration,
+    IHostEnvironment environment) : ChatService.ChatServiceBase
+{
+    public const string ActivitySourceName = "Chat.Grpc";
+    public const string Framework = "gRPC (ASP.NET Core)";
+    public const string PrincipalHeader = "x-chat-principal";
+
+    /// <summary>Opt-in for replies that survive a dropped stream (resumable with RESUME); see docs/bidi-transports.md.</summary>
+    public const string ResumableHeader = "chat-resumable";
+
+    public static readonly ActivitySource ActivitySource = new(ActivitySourceName);
+
+    private const int MaxSessionIdLength = 128;
+    private const string SessionNotFound = "Session not found";
+
+    public override async Task<CreateSessionResponse> CreateSession(Public.CreateSessionRequest request, ServerCallContext context)
+    {
+        var session = await llm.CreateSessionAsync(
+            new Llm.CreateSessionRequest
+            {
+                ModelId = request.ModelId,
+                SystemInstruction = request.SystemInstruction,
+                Principal = Principal(context),
+            },
+            cancellationToken: context.CancellationToken);
+        return new CreateSessionResponse
+        {
+            SessionId = session.Id,
+            Model = session.Model,
+            Success = true,
+            Message = "Session created successfully",
+        };
+    }
+
+    public override async Task<SessionInfoResponse> GetSessionInfo(SessionInfoRequest request, ServerCallContext context)
+    {
+        ValidateSessionId(request.SessionId);
+        try
+        {
+            var session = await llm.GetSessionAsync(
+                new GetSessionRequest { SessionId = request.SessionId, Principal = Principal(context) },
+                cancellationToken: context.CancellationToken);
+            return new SessionInfoResponse
+            {
+                Success = true,
+                Message = "Session found",
+                SessionId = session.Id,
+                Model = session.Model,
+                MessageCount = session.MessageCount,
+                UserMessages = session.UserMessages,
+                ModelMessages = session.ModelMessages,
+                DurationSeconds = Math.Round(session.DurationSeconds, 2),
+                CreatedAt = IsoTime(session.CreatedAt),
+            };
+        }
+        catch (RpcException exception) when (exception.StatusCode == StatusCode.NotFound)
+        {
+            return new SessionInfoResponse { Success = false, Message = SessionNotFound, SessionId = request.SessionId };
+        }
+    }
+
+    public override async Task<Public.ListSessionsResponse> ListSessions(Public.ListSessionsRequest request, ServerCallContext context)
+    {
+        var page = await llm.ListSessionsAsync(
+            new Llm.ListSessionsRequest { PageSize = 1000, Principal = Principal(context) },
+            cancellationToken: context.CancellationToken);
+        var response = new Public.ListSessionsResponse { ActiveSessions = page.Total };
+        response.Sessions.AddRange(page.Sessions.Select(session => new SessionSummary
+        {
+            SessionId = session.Id,
+            Model = session.Model,
+            MessageCount = session.MessageCount,
+            DurationMinutes = Math.Round(session.DurationSeconds / 60, 2),
+            CreatedAt = IsoTime(session.CreatedAt),
+        }));
+        return response;
+    }
+
+    public override async Task<Public.DeleteSessionResponse> DeleteSession(Public.DeleteSessionRequest request, ServerCallContext context)
+    {
+        ValidateSessionId(request.SessionId);
+        try
+        {
+            var result = await llm.DeleteSessionAsync(
+                new Llm.DeleteSessionRequest { SessionId = request.SessionId, Principal = Principal(context) },
+                cancellationToken: context.CancellationToken);
+            return result.Deleted
+                ? new Public.DeleteSessionResponse { Success = true, Message = $"Session {request.SessionId} deleted successfully" }
+                : new Public.DeleteSessionResponse { Success = false, Message = SessionNotFound };
+        }
+        catch (RpcException exception) when (exception.StatusCode == StatusCode.NotFound)
+        {
+            return new Public.DeleteSessionResponse { Success = false, Message = SessionNotFound };
+        }
+    }
+
+    public override async Task<ServerStatsResponse> GetServerStats(ServerStatsRequest request, ServerCallContext context)
+    {
+        var stats = await llm.GetStatsAsync(new GetStatsRequest(), cancellationToken: context.CancellationToken);
+        return new ServerStatsResponse
+        {
+            UptimeSeconds = Math.Round(stats.UptimeSeconds, 2),
+            TotalRequests = Saturate(stats.TotalTurns),
+            SuccessfulRequests = Saturate(stats.SucceededTurns),
+            FailedRequests = Saturate(stats.FailedTurns),
+            ActiveSessions = stats.ActiveSessions,
+            TotalSessionsCreated = Saturate(stats.SessionsCreated),
+            AverageResponseTime = Math.Round(stats.AverageLatencySeconds, 3),
+            Model = stats.Model,
+            Framework = Framework,
+        };
+    }
+
+    public override async Task Chat(IAsyncStreamReader<ChatRequest> requestStream, IServerStreamWriter<ChatResponse> responseStream, ServerCallContext context)
+    {
+        using var activity = ActivitySource.StartActivity("chat.stream");
+        var stream = new ChatStream(
+            requestStream,
+            responseStream,
+            context,
+            llm,
+            options.Value,
+            logger,
+            Principal(context),
+            ServiceInstance.Describe(configuration, environment.ApplicationName),
+            detach: string.Equals(context.RequestHeaders.GetValue(ResumableHeader), "true", StringComparison.OrdinalIgnoreCase));
+        activity?.SetTag("chat.stream.id", stream.StreamId);
+        await stream.RunAsync();
+    }
+
+    internal static string Principal(ServerCallContext context) => context.RequestHeaders.GetValue(PrincipalHeader) ?? "";
+
+    /// <summary>Python's datetime.isoformat() shape (microseconds, offset), which the original client parses with fromisoformat.</summary>
+    internal static string IsoTime(Google.Protobuf.WellKnownTypes.Timestamp? timestamp) =>
+        timestamp is null
+            ? ""
+            : timestamp.ToDateTimeOffset().ToString("yyyy-MM-dd'T'HH:mm:ss.ffffffzzz", CultureInfo.InvariantCulture);
+
+    internal static void ValidateSessionId(string sessionId)
+    {
+        if (string.IsNullOrWhiteSpace(sessionId))
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, "session_id is required"));
+        }
+
+        if (sessionId.Length > MaxSessionIdLength)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"session_id is longer than {MaxSessionIdLength} characters"));
+        }
+    }
+
+    private static int Saturate(long value) => (int)Math.Clamp(value, 0, int.MaxValue);
+}

@@ -1,0 +1,242 @@
+using System.Diagnostics;
+using Chat.Contracts.Llm.V1;
+using Chat.Sse.Streaming;
+using Chat.Transports.Shared.Errors;
+using Chat.Transports.Shared.Hosting;
+using Chat.Transports.Shared.Models;
+using Grpc.Core;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
+
+namespace Chat.Sse.Apis;
+
+/// <summary>
+/// SSE chat: the original's <c>POST /chat/stream</c>, and a resumable form for browsers' EventSource —
+/// <c>POST /chat/turns</c> starts a turn that runs on in Chat.Llm.Service whoever listens, and
+/// <c>GET /chat/turns/{turnId}/events</c> streams it, resuming after <c>Last-Event-ID</c> on any replica.
+/// </summary>
+public static class SseChatApi
+{
+    public const string TurnNotFound = "Turn not found";
+
+    public static RouteGroupBuilder MapSseChatApi(this IEndpointRouteBuilder endpoints)
+    {
+        var group = endpoints.MapGroup("/chat").WithTags("Chat")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
+            .ProducesProblem(StatusCodes.Status504GatewayTimeout);
+
+        group.MapPost("/stream", ChatStream)
+            .WithSummary("Send a message; the reply streams back as server-sent events")
+            .WithDescription(
+                "Events (event: name, id: <turn_id>:<sequence>, data: the original's JSON object): session_info, status, " +
+                "chunk (is_final=false per model delta, then an empty one with is_final=true), complete, or error. " +
+                "The turn keeps running if the client leaves; resume with GET /chat/turns/{turn_id}/events and Last-Event-ID.")
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests);
+
+        group.MapPost("/turns", StartTurn)
+            .WithSummary("Start a turn; stream it with GET on the returned events_url")
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests);
+
+        group.MapGet("/turns/{turnId}/events", TurnEvents)
+            .WithSummary("A turn's events; with Last-Event-ID (header or last_event_id query) only those after it")
+            .WithDescription("204 when the client already has the turn's last event (EventSource then stops reconnecting).")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+
+        group.MapDelete("/turns/{turnId}", CancelTurn)
+            .WithSummary("Stop a running turn");
+
+        return group;
+    }
+
+    public static async Task<Results<SseTurnStream, ProblemHttpResult>> ChatStream(
+        ChatRequest request,
+        HttpContext context,
+        LlmService.LlmServiceClient llm,
+        IOptions<TransportOptions> options)
+    {
+        var started = Stopwatch.GetTimestamp();
+        if (!request.TryGetMessage(options.Value, out var message, out var problem))
+        {
+            return problem!;
+        }
+
+        var start = await StartAsync(context, llm, options.Value, request, message);
+        if (start.Problem is not null)
+        {
+            return start.Problem;
+        }
+
+        return new SseTurnStream(start.Call!, start.Accepted!, start.Accepted!.Accepted, skipFrames: 0, started);
+    }
+
+    public static async Task<Results<Accepted<TurnStarted>, ProblemHttpResult>> StartTurn(
+        ChatRequest request,
+        HttpContext context,
+        LlmService.LlmServiceClient llm,
+        IOptions<TransportOptions> options)
+    {
+        if (!request.TryGetMessage(options.Value, out var message, out var problem))
+        {
+            return problem!;
+        }
+
+        var start = await StartAsync(context, llm, options.Value, request, message);
+        if (start.Problem is not null)
+        {
+            return start.Problem;
+        }
+
+        // The turn was started detached: leaving its stream here does not stop it.
+        using var call = start.Call!;
+        var accepted = start.Accepted!;
+        var eventsUrl = $"turns/{Uri.EscapeDataString(accepted.TurnId)}/events";
+        return TypedResults.Accepted(eventsUrl, new TurnStarted(
+            accepted.TurnId,
+            accepted.Accepted.SessionId,
+            accepted.Accepted.SessionCreated,
+            accepted.Accepted.Model,
+            eventsUrl));
+    }
+
+    public static async Task<Results<SseTurnStream, NoContent, ProblemHttpResult>> TurnEvents(
+        string turnId,
+        HttpContext context,
+        LlmService.LlmServiceClient llm,
+        IOptions<TransportOptions> options,
+        [FromHeader(Name = "Last-Event-ID")] string? lastEventIdHeader,
+        [FromQuery(Name = "last_event_id")] string? lastEventIdQuery)
+    {
+        if (!SseEventId.TryParse(lastEventIdHeader ?? lastEventIdQuery, turnId, out var resumeAt))
+        {
+            return LlmProblems.BadRequest($"Last-Event-ID must be \"{turnId}:<sequence>\"");
+        }
+
+        var principal = context.GetChatPrincipal();
+        var cancellationToken = context.RequestAborted;
+        try
+        {
+            // The session the turn runs on (for session_info/complete/error) is in its first event: when resuming
+            // well past it, ask for that event alone.
+            TurnAccepted? accepted = null;
+            if (resumeAt.AfterSequence >= 2)
+            {
+                using var head = llm.ResumeTurn(
+                    new ResumeTurnRequest { TurnId = turnId, AfterSequence = 0, Principal = principal },
+                    options.Value.Turn(cancellationToken));
+                if (!await head.ResponseStream.MoveNext(cancellationToken) || head.ResponseStream.Current.Accepted is not { } first)
+                {
+                    return NotFound(context);
+                }
+
+                accepted = first;
+            }
+
+            // Ask from one event before the client's last: if that one is the turn's end, the client has it all
+            // (and ResumeTurn past a turn's end would wait for a tail that never comes).
+            var call = llm.ResumeTurn(
+                new ResumeTurnRequest { TurnId = turnId, AfterSequence = Math.Max(0, resumeAt.AfterSequence - 1), Principal = principal },
+                options.Value.Turn(cancellationToken));
+            TurnEvent? firstEvent = null;
+            try
+            {
+                while (await call.ResponseStream.MoveNext(cancellationToken))
+                {
+                    var turnEvent = call.ResponseStream.Current;
+                    accepted ??= turnEvent.Accepted;
+                    if (turnEvent.Sequence > resumeAt.AfterSequence)
+                    {
+                        firstEvent = turnEvent;
+                        break;
+                    }
+
+                    if (turnEvent.KindCase is TurnEvent.KindOneofCase.Completed or TurnEvent.KindOneofCase.Error)
+                    {
+                        break;
+                    }
+                }
+            }
+            catch
+            {
+                call.Dispose();
+                throw;
+            }
+
+            if (firstEvent is null)
+            {
+                // Nothing after the client's last event: the turn is over and it has all of it.
+                call.Dispose();
+                return TypedResults.NoContent();
+            }
+
+            if (accepted is null)
+            {
+                call.Dispose();
+                return NotFound(context);
+            }
+
+            return new SseTurnStream(call, firstEvent, accepted, resumeAt.SkipFrames, startedTimestamp: null);
+        }
+        catch (RpcException exception)
+        {
+            return LlmProblems.FromRpc(context, exception, TurnNotFound);
+        }
+    }
+
+    public static async Task<Ok<TurnCancelled>> CancelTurn(
+        string turnId,
+        HttpContext context,
+        LlmService.LlmServiceClient llm,
+        IOptions<TransportOptions> options)
+    {
+        var response = await llm.CancelTurnAsync(
+            new CancelTurnRequest { TurnId = turnId, Principal = context.GetChatPrincipal() },
+            options.Value.Unary(context.RequestAborted));
+        return TypedResults.Ok(new TurnCancelled(turnId, response.Cancelled));
+    }
+
+    /// <summary>Starts a detached turn and reads its accepted event, or the refusal as ProblemDetails.</summary>
+    private static async Task<(AsyncServerStreamingCall<TurnEvent>? Call, TurnEvent? Accepted, ProblemHttpResult? Problem)> StartAsync(
+        HttpContext context, LlmService.LlmServiceClient llm, TransportOptions options, ChatRequest request, string message)
+    {
+        // Detached: the turn runs to its end in the LLM service even when this client goes, so it can be resumed.
+        var turn = LlmCalls.NewTurn(message, request.SessionId, request.ModelId, context.GetChatPrincipal(), detach: true);
+        var call = llm.StreamTurn(turn, options.Turn(context.RequestAborted));
+        try
+        {
+            if (!await call.ResponseStream.MoveNext(context.RequestAborted))
+            {
+                call.Dispose();
+                return (null, null, LlmProblems.FromTurnError(context, "UNAVAILABLE", null));
+            }
+        }
+        catch (RpcException exception)
+        {
+            call.Dispose();
+            return (null, null, LlmProblems.FromRpc(context, exception));
+        }
+
+        var first = call.ResponseStream.Current;
+        if (first.KindCase != TurnEvent.KindOneofCase.Accepted)
+        {
+            call.Dispose();
+            return (null, null, LlmProblems.FromTurnError(context, first.Error?.Code ?? "INTERNAL", first.Error?.Message));
+        }
+
+        return (call, first, null);
+    }
+
+    private static ProblemHttpResult NotFound(HttpContext context) =>
+        LlmProblems.FromRpc(context, new RpcException(new Status(StatusCode.NotFound, TurnNotFound)), TurnNotFound);
+}
+
+/// <summary>
+/// 202 body of <c>POST /chat/turns</c>. <c>events_url</c> is relative to the request URL (so it works behind any
+/// path prefix); the Location header carries the same.
+/// </summary>
+public sealed record TurnStarted(string TurnId, string SessionId, bool IsNewSession, string Model, string EventsUrl);
+
+public sealed record TurnCancelled(string TurnId, bool Cancelled);
