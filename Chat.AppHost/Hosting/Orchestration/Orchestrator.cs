@@ -81,7 +81,7 @@ internal sealed partial class Orchestrator(ApplicationModel model, IHostEnvironm
                 }
 
                 var env = ReplicaEnvironment.Build(resource, index, topology, model.Otlp, environment);
-                replica.SetEnvironment(ReplicaEnvironment.Redact(env));
+                replica.SetEnvironment(ReplicaEnvironment.Redact(resource, env));
                 replicas.Add(replica);
                 supervisors.Add(new ReplicaSupervisor(replica, topology.LaunchOf(resource), env,
                     () => topology.ProbeOf(resource, index), model.Settings, _logger));
