@@ -223,10 +223,22 @@ public sealed class CliApplication
         {
             IReplySink sink = parse.GetValue(JsonOutput) ? new JsonReplySink(io.Out) : new PlainReplySink(io.Out, io.Error);
             var sessionId = parse.GetValue(Session);
+            if (sessionId is not null)
+            {
+                // The HTTP and WebSocket servers quietly start a new session for an unknown id (the original's
+                // get-or-create); a session named on the command line that does not exist is an error instead.
+                await transport.GetSessionAsync(sessionId, reply.Token);
+            }
+
             var outcome = await ReplyRunner.RunAsync(transport, transport.SendAsync(sessionId, message, reply.Token), sessionId, sink, reply.Token);
             return outcome.Succeeded ? ExitCodes.Success
                 : outcome.Cancelled ? ExitCodes.Cancelled
                 : ExitCodes.For(outcome.Error?.Kind ?? ChatErrorKind.Other);
+        }
+        catch (ChatTransportException e)
+        {
+            await io.Error.WriteLineAsync($"chat: {e.Message}");
+            return ExitCodes.For(e.Kind);
         }
         finally
         {

@@ -137,13 +137,29 @@ public sealed class GrpcTransport : IChatTransport
             ]);
         }, cancellationToken);
 
-    public IAsyncEnumerable<ChatEvent> SendAsync(string? sessionId, string message, CancellationToken cancellationToken)
+    public async IAsyncEnumerable<ChatEvent> SendAsync(string? sessionId, string message, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        if (sessionId is null)
+        {
+            // The original gRPC client creates the session first: a MESSAGE without one is "No session established".
+            var created = await CreateSessionAsync(null, cancellationToken);
+            sessionId = created.SessionId;
+            yield return new SessionEvent(created.SessionId, created.Model, IsNew: true);
+        }
+
+        await foreach (var chatEvent in FollowAsync(sessionId, message, cancellationToken))
+        {
+            yield return chatEvent;
+        }
+    }
+
+    private IAsyncEnumerable<ChatEvent> FollowAsync(string sessionId, string message, CancellationToken cancellationToken)
     {
         var reply = new ResumableReply { SessionId = sessionId };
         var request = new ChatRequest
         {
             Type = ChatRequest.Types.MessageType.Message,
-            SessionId = sessionId ?? "",
+            SessionId = sessionId,
             Message = message,
             Timestamp = DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
         };
@@ -181,60 +197,77 @@ public sealed class GrpcTransport : IChatTransport
         // The call is not bound to the caller's token: cancelling sends CANCEL on it first, then ends it.
         // "chat-resumable: true" keeps the reply running on the server when the connection drops, for a RESUME.
         using var call = _client.Chat(ResumableHeaders, cancellationToken: CancellationToken.None);
-        await WriteAsync(call, request, cancellationToken);
-
-        await using var responses = call.ResponseStream.ReadAllAsync(CancellationToken.None).GetAsyncEnumerator(CancellationToken.None);
-        while (true)
-        {
-            ChatResponse response;
-            try
-            {
-                if (!await MoveNextAsync(responses, cancellationToken))
-                {
-                    yield break;
-                }
-
-                response = responses.Current;
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                await CancelReplyAsync(call, responses, reply);
-                throw;
-            }
-
-            if (response.Type == ChatResponse.Types.ResponseType.ResponseStart && response.ReplyId.Length > 0)
-            {
-                reply.ReplyId = response.ReplyId;
-            }
-
-            if (ToChatEvent(response) is not { } chatEvent)
-            {
-                continue;
-            }
-
-            yield return chatEvent;
-            if (chatEvent is CompletedEvent or ErrorEvent)
-            {
-                await call.RequestStream.CompleteAsync();
-                yield break;
-            }
-        }
-    }
-
-    /// <summary>Waits for the next response, giving up (not the call) when the caller cancels.</summary>
-    private async Task<bool> MoveNextAsync(IAsyncEnumerator<ChatResponse> responses, CancellationToken cancellationToken)
-    {
+        var responses = new ResponseReader(call.ResponseStream);
         try
         {
-            return await responses.MoveNextAsync().AsTask().WaitAsync(cancellationToken);
+            await WriteAsync(call, request, cancellationToken);
+            while (true)
+            {
+                ChatResponse response;
+                try
+                {
+                    if (!await responses.MoveNextAsync(cancellationToken))
+                    {
+                        yield break;
+                    }
+
+                    response = call.ResponseStream.Current;
+                }
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                {
+                    await CancelReplyAsync(call, responses, reply);
+                    throw;
+                }
+                catch (RpcException e)
+                {
+                    throw ToException(e);
+                }
+
+                if (response.ReplyId.Length > 0 && response.Type != ChatResponse.Types.ResponseType.SessionUpdate)
+                {
+                    reply.ReplyId ??= response.ReplyId;
+                }
+
+                if (ToChatEvent(response) is not { } chatEvent)
+                {
+                    continue;
+                }
+
+                yield return chatEvent;
+                if (chatEvent is CompletedEvent or ErrorEvent)
+                {
+                    await call.RequestStream.CompleteAsync();
+                    yield break;
+                }
+            }
         }
-        catch (RpcException e)
+        finally
         {
-            throw ToException(e);
+            responses.Abandon();
         }
     }
 
-    private async Task CancelReplyAsync(AsyncDuplexStreamingCall<ChatRequest, ChatResponse> call, IAsyncEnumerator<ChatResponse> responses, ResumableReply reply)
+    /// <summary>
+    /// Reads responses one at a time; a read the caller stopped waiting for (Ctrl+C) stays pending and is the next
+    /// one awaited, because a gRPC stream allows a single outstanding read.
+    /// </summary>
+    private sealed class ResponseReader(IAsyncStreamReader<ChatResponse> stream)
+    {
+        private Task<bool>? _pending;
+
+        public async Task<bool> MoveNextAsync(CancellationToken cancellationToken)
+        {
+            _pending ??= stream.MoveNext(CancellationToken.None);
+            var result = await _pending.WaitAsync(cancellationToken);
+            _pending = null;
+            return result;
+        }
+
+        /// <summary>The call is being disposed: observe the read it cancels so it is not an unobserved exception.</summary>
+        public void Abandon() => _pending?.ContinueWith(static t => _ = t.Exception, TaskScheduler.Default);
+    }
+
+    private async Task CancelReplyAsync(AsyncDuplexStreamingCall<ChatRequest, ChatResponse> call, ResponseReader responses, ResumableReply reply)
     {
         using var drain = new CancellationTokenSource(CancelDrainTimeout);
         try
@@ -247,9 +280,9 @@ public sealed class GrpcTransport : IChatTransport
                 Timestamp = DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
             }, drain.Token);
             await call.RequestStream.CompleteAsync();
-            while (await responses.MoveNextAsync().AsTask().WaitAsync(drain.Token))
+            while (await responses.MoveNextAsync(drain.Token))
             {
-                if (responses.Current.Type is ChatResponse.Types.ResponseType.ResponseComplete or ChatResponse.Types.ResponseType.Error)
+                if (call.ResponseStream.Current.Type is ChatResponse.Types.ResponseType.ResponseComplete or ChatResponse.Types.ResponseType.Error)
                 {
                     return;
                 }
@@ -331,6 +364,12 @@ public sealed class GrpcTransport : IChatTransport
         if (e.StatusCode == StatusCode.Unavailable && FindSocketError(e) is { } socketError)
         {
             return new ChatTransportException(kind, $"Cannot reach {Endpoint}: {socketError.Message}", e);
+        }
+
+        // A stream reset or a broken connection surfaces as INTERNAL with the transport error inside: a lost connection.
+        if (e.StatusCode == StatusCode.Internal && e.Status.DebugException is HttpRequestException or IOException)
+        {
+            return new ChatTransportException(ChatErrorKind.Unavailable, $"Connection to {Endpoint} lost: {e.Status.DebugException.Message}", e);
         }
 
         var detail = string.IsNullOrWhiteSpace(e.Status.Detail) ? e.StatusCode.ToString() : e.Status.Detail;

@@ -45,6 +45,25 @@ public sealed class SseTransport(Uri baseUrl, TimeSpan requestTimeout)
             cancellationToken);
     }
 
+    /// <summary><c>DELETE /chat/turns/{id}</c>, bounded: the reply is being abandoned either way.</summary>
+    private async Task CancelTurnAsync(string? replyId)
+    {
+        if (replyId is null)
+        {
+            return;
+        }
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(3));
+        try
+        {
+            using var response = await Http.DeleteAsync(Route($"/chat/turns/{Uri.EscapeDataString(replyId)}"), timeout.Token);
+        }
+        catch (Exception e) when (e is HttpRequestException or OperationCanceledException)
+        {
+            // Best effort: the server's turn timeout ends it otherwise.
+        }
+    }
+
     private HttpRequestMessage ResumeRequest(ResumePoint point)
     {
         var request = new HttpRequestMessage(HttpMethod.Get, Route($"/chat/turns/{Uri.EscapeDataString(point.ReplyId)}/events"));
@@ -64,8 +83,24 @@ public sealed class SseTransport(Uri baseUrl, TimeSpan requestTimeout)
         using var response = await SendRequestAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken, cancellationToken);
         var body = await response.Content.ReadAsStreamAsync(cancellationToken);
 
-        await foreach (var item in SseParser.Create(body).EnumerateAsync(cancellationToken))
+        await using var items = SseParser.Create(body).EnumerateAsync(cancellationToken).GetAsyncEnumerator(cancellationToken);
+        while (true)
         {
+            try
+            {
+                if (!await items.MoveNextAsync())
+                {
+                    yield break;
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // Our SSE turns run detached on the server (so they can be resumed): stopping to read is not enough.
+                await CancelTurnAsync(reply.ReplyId);
+                throw;
+            }
+
+            var item = items.Current;
             if (!string.IsNullOrEmpty(item.EventId))
             {
                 reply.LastEventId = item.EventId;

@@ -55,7 +55,7 @@ public sealed class CliProtocolTests : IAsyncLifetime
 
         var result = await CliRunner.RunAsync("", Args(protocol, "send", "one two three four five", "--session", session, "--json"));
 
-        Assert.Equal(ExitCodes.Success, result.ExitCode);
+        Assert.True(result.ExitCode == ExitCodes.Success, result.Out + result.Error);
         var events = result.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
         var chunks = events.Where(e => e.GetProperty("type").GetString() == "chunk").ToList();
         Assert.Equal("echo: one two three four five", string.Concat(chunks.Select(c => c.GetProperty("text").GetString())));
@@ -91,8 +91,7 @@ public sealed class CliProtocolTests : IAsyncLifetime
     }
 
     [Theory]
-    [InlineData(Protocols.WebSocket)]
-    [InlineData(Protocols.Grpc)]
+    [MemberData(nameof(ResumableProtocols))]
     public async Task Send_CtrlC_SendsCancelAndExitsWith130(string protocol)
     {
         _server.InterChunkDelay = TimeSpan.FromMilliseconds(300);
@@ -116,7 +115,8 @@ public sealed class CliProtocolTests : IAsyncLifetime
         var runner = new CliRunner();
         var run = runner.StartAsync("a b c d e f g h i j k l\n/stats\n/quit\n", Args(protocol));
 
-        Assert.True(await runner.InterruptWhenAsync("echo:").DefaultTimeout());
+        // REST shows nothing until the whole reply is there: press Ctrl+C while it is being generated.
+        Assert.True(await runner.InterruptWhenAsync(protocol == Protocols.Rest ? "You:" : "echo:", TimeSpan.FromMilliseconds(500)).DefaultTimeout());
         var result = await run;
 
         Assert.Equal(ExitCodes.Success, result.ExitCode);
@@ -145,7 +145,8 @@ public sealed class CliProtocolTests : IAsyncLifetime
         var result = await CliRunner.RunAsync("", "send", "hi", "--protocol", protocol, "--url", down, "--grpc-url", down);
 
         Assert.Equal(ExitCodes.Unavailable, result.ExitCode);
-        Assert.StartsWith($"chat: Cannot reach {down}", result.Error);
+        var expected = protocol == Protocols.WebSocket ? $"{down.Replace("http:", "ws:")}/websocket/ws" : down;
+        Assert.StartsWith($"chat: Cannot reach {expected}", result.Error);
         Assert.Contains("Connection refused", result.Error);
         Assert.DoesNotContain("   at ", result.Error);
     }

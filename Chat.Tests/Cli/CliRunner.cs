@@ -28,7 +28,7 @@ public sealed class CliRunner
     }
 
     /// <summary>Presses Ctrl+C once <paramref name="text"/> has appeared on stdout (what a user would wait for).</summary>
-    public async Task<bool> InterruptWhenAsync(string text)
+    public async Task<bool> InterruptWhenAsync(string text, TimeSpan? after = null)
     {
         while (!Out.ToString().Contains(text, StringComparison.Ordinal))
         {
@@ -40,6 +40,7 @@ public sealed class CliRunner
             await Task.Delay(10);
         }
 
+        await Task.Delay(after ?? TimeSpan.Zero);
         return Io?.OnInterrupt?.Invoke() ?? false;
     }
 

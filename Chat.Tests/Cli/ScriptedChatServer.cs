@@ -164,6 +164,7 @@ public sealed class ScriptedChatServer : IAsyncDisposable
             }
 
             var turn = StartTurn(sessionId, message);
+            await Task.Delay(InterChunkDelay * turn.Chunks.Count, context.RequestAborted);
             return Results.Json(new
             {
                 response = string.Concat(turn.Chunks), session_id = sessionId, processing_time = 0.01, model = "scripted",
@@ -189,6 +190,7 @@ public sealed class ScriptedChatServer : IAsyncDisposable
             {
                 await context.Response.WriteAsync(JsonSerializer.Serialize(frame.Body) + "\n");
                 await context.Response.Body.FlushAsync();
+                await Task.Delay(InterChunkDelay, context.RequestAborted);
             }
         });
 
@@ -204,6 +206,17 @@ public sealed class ScriptedChatServer : IAsyncDisposable
             var isNew = sessionId is null;
             sessionId ??= NewSession();
             await WriteSseAsync(context, StartTurn(sessionId, message), isNew, after: 0);
+        });
+
+        app.MapDelete("/sse/chat/turns/{turnId}", async (string turnId) =>
+        {
+            Interlocked.Increment(ref CancelRequests);
+            if (_turns.TryGetValue(turnId, out var turn))
+            {
+                await turn.Cancelled.CancelAsync();
+            }
+
+            return Results.Json(new { turn_id = turnId, cancelled = true });
         });
 
         app.MapGet("/sse/chat/turns/{turnId}/events", async (HttpContext context, string turnId) =>
