@@ -4,6 +4,7 @@ using Chat.Gateway.RateLimiting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry.Instrumentation.Http;
+using Yarp.ReverseProxy.Health;
 
 namespace Microsoft.Extensions.Hosting;
 
@@ -29,6 +30,7 @@ public static class GatewayServiceExtensions
             .LoadFromConfig(builder.Configuration.GetSection(ReverseProxySection))
             .AddServiceDiscoveryDestinationResolver()
             .AddTransforms<GatewayTransformProvider>();
+        builder.Services.AddSingleton<IPassiveHealthCheckPolicy, DestinationFailuresHealthPolicy>();
 
         // The service defaults skip HTTP client spans for gRPC content, because a gRPC client records those calls
         // itself. The gateway has no gRPC client: its forwarded gRPC request is the only span of that hop, and a
