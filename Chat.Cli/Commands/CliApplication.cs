@@ -197,7 +197,7 @@ public sealed class CliApplication
 
     private async Task<int> RunReplAsync(ParseResult parse, CliIo io, CancellationToken cancellationToken)
     {
-        var options = new ReplOptions(ProtocolOf(parse), parse.GetValue(Session), parse.GetValue(Model), io.GetEnvironmentVariable("BROWSER"));
+        var options = new ReplOptions(ProtocolOf(parse), parse.GetValue(Session), parse.GetValue(Model), io.GetEnvironmentVariable("BROWSER"), io.EchoInput);
         await using var repl = new ChatRepl(new ChatRenderer(io.Console), io.In, Factory(parse), options);
         io.OnInterrupt = repl.CancelReply;
         try
