@@ -1,7 +1,9 @@
 using Chat.Hosting;
+using Chat.Hosting.Publishing;
 
 // The application graph. `dotnet run --project Chat.AppHost` builds every service once and starts them from their
 // build output; `-- --replicas sse=3,websocket=2` scales; docs/apphost.md has the rest.
+// `-- publish --target kubernetes --output deploy/k8s` writes this graph as Kubernetes manifests (docs/kubernetes.md).
 var builder = DistributedApplication.CreateBuilder(args);
 
 var redis = builder.AddRedis("redis");
@@ -10,6 +12,7 @@ var llm = builder.AddProject<Projects.Chat_Llm_Service>("llm")
     .AsHttp2Service()
     .WithHttpHealthCheck("/health")
     .WithEnvironment(builder.Configuration.GetSection("Llm"))
+    .WithSecretEnvironment("GEMINI_API_KEY")
     .WithReference(redis)
     .WaitFor(redis);
 
@@ -40,6 +43,7 @@ builder.AddProject<Projects.Chat_Gateway>("gateway")
     .WithHttpEndpoint(port: builder.Configuration.GetValue("Gateway:HttpPort", 8000), name: "http")
     .WithHttp2Endpoint(port: builder.Configuration.GetValue("Gateway:Http2Port", 50051), name: "http2", env: "GATEWAY_HTTP2_URL")
     .WithExternalHttpEndpoints()
+    .WithSecretEnvironment(builder.Configuration.GetSection("Gateway:ApiKeys"))
     .WithHttpHealthCheck("/health")
     .WithReference(rest)
     .WithReference(streaming)

@@ -1,6 +1,5 @@
 using Chat.Dashboard.Hosting;
 using Chat.Dashboard.Resources;
-using Microsoft.Extensions.Options;
 
 namespace Chat.Hosting;
 
@@ -19,23 +18,32 @@ public static class DashboardExtensions
             return builder;
         }
 
-        builder.Services.AddOptions<DashboardOptions>()
-            .BindConfiguration(DashboardOptions.SectionName)
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
-        if (builder.Options.RandomizePorts)
+        var options = builder.Configuration.GetSection(DashboardOptions.SectionName).Get<DashboardOptions>() ?? new DashboardOptions();
+        if (builder.Options.RandomizePorts || builder.Configuration.GetValue("AppHost:RandomizePorts", false))
         {
-            builder.Services.PostConfigure<DashboardOptions>(options => options.UiPort = options.OtlpGrpcPort = options.OtlpHttpPort = 0);
+            options.UiPort = options.OtlpGrpcPort = options.OtlpHttpPort = 0;
         }
 
-        var otlp = builder.Otlp;
-        // Registered before Build() adds the orchestrator, so it starts (and knows its OTLP address) before any replica.
+        // Every replica's environment is computed before the host starts, so the OTLP address is fixed now.
+        DashboardHost.AssignFreePorts(options);
+        var external = builder.Configuration["Otlp:Endpoint"] is { Length: > 0 } configured ? configured : options.ExternalOtlpEndpoint;
+        if (string.IsNullOrEmpty(external))
+        {
+            builder.Otlp.Endpoint = DashboardHost.PlannedOtlpGrpcEndpoint(options).ToString().TrimEnd('/');
+            builder.Otlp.Protocol = "grpc";
+        }
+        else
+        {
+            options.ExternalOtlpEndpoint = external;
+            options.ExternalOtlpProtocol = builder.Configuration["Otlp:Protocol"] is { Length: > 0 } protocol ? protocol : options.ExternalOtlpProtocol;
+            builder.Otlp.Endpoint = external;
+            builder.Otlp.Protocol = options.ExternalOtlpProtocol;
+        }
+
+        // Registered before Build() adds the orchestrator's hosted service, so the dashboard is up before any replica.
         builder.Services.AddSingleton<RunningDashboard>();
         builder.Services.AddHostedService(services => new DashboardHostedService(
-            services.GetRequiredService<IOptions<DashboardOptions>>().Value,
-            services.GetRequiredService<IResourceSource>(),
-            otlp,
-            services.GetRequiredService<RunningDashboard>()));
+            options, services.GetRequiredService<IResourceSource>(), services.GetRequiredService<RunningDashboard>()));
         return builder;
     }
 }
@@ -46,29 +54,19 @@ public sealed class RunningDashboard
     public DashboardApp? App { get; internal set; }
 }
 
-internal sealed class DashboardHostedService(
-    DashboardOptions options, IResourceSource resources, OtlpExporterSettings otlp, RunningDashboard running) : IHostedService, IAsyncDisposable
+internal sealed class DashboardHostedService(DashboardOptions options, IResourceSource resources, RunningDashboard running)
+    : IHostedService, IAsyncDisposable
 {
-    public async Task StartAsync(CancellationToken cancellationToken)
-    {
-        if (otlp.Endpoint is { Length: > 0 } configured && string.IsNullOrEmpty(options.ExternalOtlpEndpoint))
-        {
-            options.ExternalOtlpEndpoint = configured;
-            options.ExternalOtlpProtocol = otlp.Protocol;
-        }
-
+    public async Task StartAsync(CancellationToken cancellationToken) =>
         running.App = await DashboardHost.StartAsync(options, resources, cancellationToken, logging =>
             logging.AddSimpleConsole(console =>
             {
                 console.SingleLine = true;
                 console.TimestampFormat = "HH:mm:ss ";
             }));
-        var environment = running.App.OtlpEnvironment;
-        otlp.Endpoint = environment["OTEL_EXPORTER_OTLP_ENDPOINT"];
-        otlp.Protocol = environment["OTEL_EXPORTER_OTLP_PROTOCOL"];
-    }
 
-    // Stopped last (hosted services stop in reverse order): the replicas' final telemetry still has somewhere to go.
+    // Stopped last (hosted services stop in reverse order) and disposed with the container: the replicas' final
+    // telemetry still has somewhere to go while they shut down.
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public async ValueTask DisposeAsync()

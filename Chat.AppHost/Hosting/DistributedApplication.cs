@@ -1,5 +1,6 @@
 using Chat.Dashboard.Resources;
 using Chat.Hosting.Orchestration;
+using Chat.Hosting.Publishing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -44,6 +45,12 @@ public sealed partial class DistributedApplication : IHost, IAsyncDisposable
     /// <summary>Runs until Ctrl+C or SIGTERM. A problem the user can fix is printed as one message and exit code 1.</summary>
     public async Task RunAsync(CancellationToken cancellationToken = default)
     {
+        if (ManifestPublishing.Requested(_host.Services) is { } publish)
+        {
+            await PublishAsync(publish, cancellationToken);
+            return;
+        }
+
         try
         {
             await StartAsync(cancellationToken);
@@ -61,6 +68,24 @@ public sealed partial class DistributedApplication : IHost, IAsyncDisposable
     }
 
     public void Run() => RunAsync().GetAwaiter().GetResult();
+
+    /// <summary>Writes deployment files from the graph (Publishing/); no process is started, so the host never starts either.</summary>
+    private async Task PublishAsync(PublishRequest request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await ManifestPublishing.PublishAsync(_host.Services, request, cancellationToken);
+        }
+        catch (DistributedApplicationException e)
+        {
+            LogCannotStart(_host.Services.GetRequiredService<ILogger<DistributedApplication>>(), e.Message);
+            Environment.ExitCode = 1;
+        }
+        finally
+        {
+            _host.Dispose();
+        }
+    }
 
     public async ValueTask DisposeAsync()
     {

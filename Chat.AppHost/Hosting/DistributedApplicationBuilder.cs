@@ -1,5 +1,6 @@
 using Chat.Dashboard.Resources;
 using Chat.Hosting.Orchestration;
+using Chat.Hosting.Publishing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -76,6 +77,9 @@ public sealed class DistributedApplicationBuilder
         ApplyReplicaOverrides();
         Otlp.Endpoint ??= Configuration["Otlp:Endpoint"] is { Length: > 0 } endpoint ? endpoint : null;
         Otlp.Protocol = Configuration["Otlp:Protocol"] is { Length: > 0 } protocol ? protocol : Otlp.Protocol;
+
+        // `publish --target kubernetes --output <dir>`: Run() writes manifests from this graph instead of starting it.
+        _host.Services.AddPublishing(Options.Args, Configuration);
 
         var settings = new OrchestratorSettings(Configuration, Options);
         _host.Services.AddSingleton(new ApplicationModel(_resources, Otlp, settings));

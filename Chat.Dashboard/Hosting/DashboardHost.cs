@@ -56,7 +56,8 @@ public static class DashboardHost
         {
             kestrel.Listen(bindAddress, options.UiPort, listen =>
             {
-                listen.Protocols = HttpProtocols.Http1AndHttp2;
+                // Cleartext: browsers speak HTTP/1.1 here; h2 would need TLS.
+                listen.Protocols = HttpProtocols.Http1;
                 listen.TagListener(DashboardListener.Ui);
                 ui = listen;
             });
@@ -69,7 +70,7 @@ public static class DashboardHost
             });
             kestrel.Listen(bindAddress, options.OtlpHttpPort, listen =>
             {
-                listen.Protocols = HttpProtocols.Http1AndHttp2;
+                listen.Protocols = HttpProtocols.Http1;
                 listen.TagListener(DashboardListener.Otlp);
                 otlpHttp = listen;
             });
@@ -92,13 +93,12 @@ public static class DashboardHost
         await app.StartAsync(cancellationToken);
 
         var displayHost = bindAddress.Equals(IPAddress.Any) || bindAddress.Equals(IPAddress.IPv6Any) ? Dns.GetHostName() : FormatHost(bindAddress);
-        // Services run on this machine: a wildcard bind is reached through loopback.
-        var otlpHost = bindAddress.Equals(IPAddress.Any) ? "127.0.0.1" : bindAddress.Equals(IPAddress.IPv6Any) ? "[::1]" : FormatHost(bindAddress);
+        var otlpHost = OtlpHost(bindAddress);
         var dashboard = new DashboardApp(
             app,
             new Uri($"http://{displayHost}:{ui!.IPEndPoint!.Port}/"),
-            new Uri($"http://{otlpHost}:{otlpGrpc!.IPEndPoint!.Port}"),
-            new Uri($"http://{otlpHost}:{otlpHttp!.IPEndPoint!.Port}"),
+            new Uri($"http://{otlpHost}:{otlpGrpc!.IPEndPoint!.Port}/"),
+            new Uri($"http://{otlpHost}:{otlpHttp!.IPEndPoint!.Port}/"),
             browserToken,
             options,
             app.Services.GetRequiredService<TelemetryStore>());
@@ -119,21 +119,59 @@ public static class DashboardHost
         return dashboard;
     }
 
-    private static void Validate(DashboardOptions options)
+    /// <summary>
+    /// Replaces port 0 with a free port now, for a caller that must hand out the OTLP address before the dashboard
+    /// starts (the AppHost computes every replica's environment first). The usual reserve-then-bind race applies.
+    /// </summary>
+    public static void AssignFreePorts(DashboardOptions options)
     {
-        var errors = new List<ValidationResult>();
-        Validator.TryValidateObject(options, new ValidationContext(options), errors, validateAllProperties: true);
-        Validator.TryValidateObject(options.TelemetryLimits, new ValidationContext(options.TelemetryLimits), errors, validateAllProperties: true);
-        if (!string.IsNullOrEmpty(options.ExternalOtlpEndpoint) && !Uri.TryCreate(options.ExternalOtlpEndpoint, UriKind.Absolute, out _))
+        options.UiPort = options.UiPort == 0 ? FreePort() : options.UiPort;
+        options.OtlpGrpcPort = options.OtlpGrpcPort == 0 ? FreePort() : options.OtlpGrpcPort;
+        options.OtlpHttpPort = options.OtlpHttpPort == 0 ? FreePort() : options.OtlpHttpPort;
+    }
+
+    /// <summary>The OTLP/gRPC endpoint the dashboard will listen on, for fixed (non-zero) ports.</summary>
+    public static Uri PlannedOtlpGrpcEndpoint(DashboardOptions options)
+    {
+        if (options.OtlpGrpcPort == 0)
         {
-            errors.Add(new ValidationResult("ExternalOtlpEndpoint must be an absolute URL.", [nameof(options.ExternalOtlpEndpoint)]));
+            throw new InvalidOperationException("The OTLP/gRPC port is chosen at start; call AssignFreePorts first.");
         }
 
-        if (errors.Count > 0)
+        return new Uri($"http://{OtlpHost(ParseBindAddress(options.BindAddress))}:{options.OtlpGrpcPort}");
+    }
+
+    // Services run on this machine: a wildcard bind is reached through loopback.
+    private static string OtlpHost(IPAddress bindAddress) =>
+        bindAddress.Equals(IPAddress.Any) ? "127.0.0.1" : bindAddress.Equals(IPAddress.IPv6Any) ? "[::1]" : FormatHost(bindAddress);
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static void Validate(DashboardOptions options)
+    {
+        var failures = new List<string>();
+        void Check(object target, string prefix)
         {
-            throw new Microsoft.Extensions.Options.OptionsValidationException(
-                DashboardOptions.SectionName, typeof(DashboardOptions),
-                [.. errors.Select(e => $"{DashboardOptions.SectionName}:{string.Join(",", e.MemberNames)}: {e.ErrorMessage}")]);
+            var errors = new List<ValidationResult>();
+            Validator.TryValidateObject(target, new ValidationContext(target), errors, validateAllProperties: true);
+            failures.AddRange(errors.Select(e => $"{prefix}:{string.Join(",", e.MemberNames)}: {e.ErrorMessage}"));
+        }
+
+        Check(options, DashboardOptions.SectionName);
+        Check(options.TelemetryLimits, $"{DashboardOptions.SectionName}:{nameof(DashboardOptions.TelemetryLimits)}");
+        if (!string.IsNullOrEmpty(options.ExternalOtlpEndpoint) && !Uri.TryCreate(options.ExternalOtlpEndpoint, UriKind.Absolute, out _))
+        {
+            failures.Add($"{DashboardOptions.SectionName}:{nameof(options.ExternalOtlpEndpoint)}: must be an absolute URL.");
+        }
+
+        if (failures.Count > 0)
+        {
+            throw new Microsoft.Extensions.Options.OptionsValidationException(DashboardOptions.SectionName, typeof(DashboardOptions), failures);
         }
     }
 

@@ -30,7 +30,7 @@ internal sealed partial class ChatStream
     private readonly CancellationTokenSource _endCall;
     private readonly Lock _gate = new();
     private readonly List<Task> _replies = [];
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, byte> _ownMessageCounts = new();
+    private readonly OwnReplyFilter _ownReplies = new();
 
     private string? _sessionId;
     private CancellationTokenSource? _watch;
@@ -104,7 +104,6 @@ internal sealed partial class ChatStream
 
             _outgoing.Writer.TryComplete();
             await writer;
-            _endCall.Dispose();
         }
 
         if (_terminalStatus is { } status)
@@ -232,6 +231,12 @@ internal sealed partial class ChatStream
         Func<AsyncServerStreamingCall<TurnEvent>> start, string? sessionId, int afterChunk, bool resumed, string? replyId = null)
     {
         var chunks = 0;
+        int? expectedUpdate = null;
+        if (!resumed)
+        {
+            _ownReplies.TurnRequested();
+        }
+
         try
         {
             using var call = start();
@@ -250,10 +255,7 @@ internal sealed partial class ChatStream
 
                         if (!resumed)
                         {
-                            // Chat.Llm.Service announces the stored reply (message_added) to every watcher of the
-                            // session; this stream asked for it, so it skips that one (identified by the count: one
-                            // turn at a time per session, user message + reply).
-                            _ownMessageCounts[turnEvent.Accepted.MessageCount + 2] = 0;
+                            expectedUpdate = _ownReplies.TurnAccepted(turnEvent.Accepted.MessageCount);
                             await SendAsync(new ChatResponse
                             {
                                 Type = ChatResponse.Types.ResponseType.Status,
@@ -308,6 +310,11 @@ internal sealed partial class ChatStream
                         });
                         break;
                     case TurnEvent.KindOneofCase.Error:
+                        if (expectedUpdate is { } expected)
+                        {
+                            _ownReplies.NoReply(expected);
+                        }
+
                         var error = turnEvent.Error;
                         await SendAsync(new ChatResponse
                         {
@@ -353,6 +360,11 @@ internal sealed partial class ChatStream
         }
         finally
         {
+            if (!resumed && expectedUpdate is null)
+            {
+                _ownReplies.TurnRefused();
+            }
+
             if (replyId is not null)
             {
                 Interlocked.CompareExchange(ref _currentReplyId, null, replyId);
@@ -438,7 +450,7 @@ internal sealed partial class ChatStream
                 await foreach (var update in call.ResponseStream.ReadAllAsync(cancellationToken))
                 {
                     if (update.ConnectionId == StreamId
-                        || (update.Type == "message_added" && _ownMessageCounts.TryRemove(update.MessageCount, out _)))
+                        || (update.Type == "message_added" && _ownReplies.IsOwn(update.MessageCount)))
                     {
                         continue;
                     }
@@ -459,8 +471,9 @@ internal sealed partial class ChatStream
             {
                 return;
             }
-            catch (RpcException exception) when (exception.StatusCode == StatusCode.NotFound)
+            catch (RpcException exception) when (exception.StatusCode is StatusCode.NotFound or StatusCode.InvalidArgument)
             {
+                // Deleted, or never a session: nothing to listen to, and asking again will not change that.
                 subscribed.TrySetResult();
                 return;
             }

@@ -29,6 +29,9 @@ internal static partial class Log
     [LoggerMessage(9, LogLevel.Warning, "Gemini call failed with HTTP {Status} ({GeminiStatus}): {Message}")]
     public static partial void GeminiFailed(ILogger logger, int status, string geminiStatus, string message);
 
+    [LoggerMessage(11, LogLevel.Warning, "Turn {TurnId}: the OpenAI-compatible endpoint answered HTTP {Status}")]
+    public static partial void OpenAIFailed(ILogger logger, Exception exception, string turnId, int status);
+
     [LoggerMessage(10, LogLevel.Warning, "Subscribing to turn cancellations failed")]
     public static partial void CancelSubscriptionFailed(ILogger logger, Exception exception);
 }

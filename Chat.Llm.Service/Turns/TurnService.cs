@@ -303,6 +303,7 @@ public sealed class TurnService(
             case ModelCallException model:
                 return new TurnError { Code = RpcErrors.CodeName(model.Code), Message = model.Message, Retryable = model.Retryable };
             case ClientResultException openAi:
+                Log.OpenAIFailed(logger, openAi, turnId, openAi.Status);
                 var code = RpcErrors.FromHttpStatus(openAi.Status);
                 return new TurnError { Code = RpcErrors.CodeName(code), Message = $"The model endpoint answered HTTP {openAi.Status}.", Retryable = RpcErrors.IsRetryable(code) };
             case HttpRequestException or TimeoutException or IOException:

@@ -119,9 +119,10 @@ public static class SseChatApi
         var cancellationToken = context.RequestAborted;
         try
         {
-            // The session the turn runs on (for session_info/complete/error) is in its first event: past it, ask for it alone.
+            // The session the turn runs on (for session_info/complete/error) is in its first event: when resuming
+            // well past it, ask for that event alone.
             TurnAccepted? accepted = null;
-            if (resumeAt.AfterSequence >= 1)
+            if (resumeAt.AfterSequence >= 2)
             {
                 using var head = llm.ResumeTurn(
                     new ResumeTurnRequest { TurnId = turnId, AfterSequence = 0, Principal = principal },
@@ -134,16 +135,28 @@ public static class SseChatApi
                 accepted = first;
             }
 
+            // Ask from one event before the client's last: if that one is the turn's end, the client has it all
+            // (and ResumeTurn past a turn's end would wait for a tail that never comes).
             var call = llm.ResumeTurn(
-                new ResumeTurnRequest { TurnId = turnId, AfterSequence = resumeAt.AfterSequence, Principal = principal },
+                new ResumeTurnRequest { TurnId = turnId, AfterSequence = Math.Max(0, resumeAt.AfterSequence - 1), Principal = principal },
                 options.Value.Turn(cancellationToken));
+            TurnEvent? firstEvent = null;
             try
             {
-                if (!await call.ResponseStream.MoveNext(cancellationToken))
+                while (await call.ResponseStream.MoveNext(cancellationToken))
                 {
-                    // Nothing after the client's last event: the turn is over and it has all of it.
-                    call.Dispose();
-                    return TypedResults.NoContent();
+                    var turnEvent = call.ResponseStream.Current;
+                    accepted ??= turnEvent.Accepted;
+                    if (turnEvent.Sequence > resumeAt.AfterSequence)
+                    {
+                        firstEvent = turnEvent;
+                        break;
+                    }
+
+                    if (turnEvent.KindCase is TurnEvent.KindOneofCase.Completed or TurnEvent.KindOneofCase.Error)
+                    {
+                        break;
+                    }
                 }
             }
             catch
@@ -152,8 +165,13 @@ public static class SseChatApi
                 throw;
             }
 
-            var firstEvent = call.ResponseStream.Current;
-            accepted ??= firstEvent.Accepted;
+            if (firstEvent is null)
+            {
+                // Nothing after the client's last event: the turn is over and it has all of it.
+                call.Dispose();
+                return TypedResults.NoContent();
+            }
+
             if (accepted is null)
             {
                 call.Dispose();

@@ -20,7 +20,7 @@ namespace Chat.Tests.Gateway;
 /// AppHost injects. Health probes run every 200 ms and the WebSocket cluster's activity timeout is 1.5 s, so the
 /// behaviours the tests look for happen in test time.
 /// </summary>
-public sealed class GatewayFixture : IAsyncLifetime
+public class GatewayFixture : IAsyncLifetime
 {
     public static readonly TimeSpan WebSocketActivityTimeout = TimeSpan.FromSeconds(1.5);
     public const int SseEventCount = 10;
@@ -75,6 +75,7 @@ public sealed class GatewayFixture : IAsyncLifetime
             settings[$"ReverseProxy:Clusters:{cluster}:HealthCheck:Active:Timeout"] = "00:00:01";
         }
 
+        AddSettings(settings);
         _factory = new WebApplicationFactory<gateway::Program>().WithWebHostBuilder(builder =>
         {
             foreach (var (key, value) in settings)
@@ -90,6 +91,11 @@ public sealed class GatewayFixture : IAsyncLifetime
     /// A client that sends exactly the headers a test gives it: no trace context of its own (the in-process
     /// OpenTelemetry listener would otherwise make it replace a test's traceparent).
     /// </summary>
+    /// <summary>Configuration a derived fixture adds on top (API keys, rate limits, CORS).</summary>
+    protected virtual void AddSettings(IDictionary<string, string> settings)
+    {
+    }
+
     public HttpClient CreateClient() => new(new SocketsHttpHandler { ActivityHeadersPropagator = null })
     {
         BaseAddress = Http1Address,
@@ -170,6 +176,7 @@ public sealed class GatewayFixture : IAsyncLifetime
     {
         app.UseGrpcWeb(new GrpcWebOptions { DefaultEnabled = true });
         app.MapGrpcService<TestChatService>();
+        MapEcho(app);
     }
 }
 

@@ -103,6 +103,27 @@ public sealed class GatewayStreamingTests(GatewayFixture gateway)
         Assert.Equal("HTTP/2", session.Message);
     }
 
+    [Theory]
+    [InlineData("/grpc.health.v1.Health/Check")]
+    [InlineData("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo")]
+    [InlineData("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo")]
+    public async Task GrpcServicePaths_OnTheHttp2Port_RouteToTheGrpcCluster(string path)
+    {
+        using var client = new HttpClient
+        {
+            BaseAddress = gateway.Http2Address,
+            DefaultRequestVersion = HttpVersion.Version20,
+            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
+        };
+
+        using var response = await client.PostAsync(path, new ByteArrayContent([])).DefaultTimeout();
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var echo = await EchoReply.ReadAsync(response);
+        Assert.Equal("grpc-0", echo.Backend);
+        Assert.Equal(path, echo.Path);
+    }
+
     [Fact]
     public async Task NativeGrpc_BidirectionalStream_PassesThroughTheGateway()
     {

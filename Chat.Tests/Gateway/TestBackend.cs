@@ -13,7 +13,7 @@ using Microsoft.Extensions.Logging;
 namespace Chat.Tests.Gateway;
 
 /// <summary>What a backend saw of one request: enough to check routing, forwarded headers and trace context.</summary>
-public sealed record SeenRequest(string Backend, string Path, string? Protocol, IReadOnlyDictionary<string, string> Headers);
+public sealed record SeenRequest(string Backend, string Path, string Query, string? Protocol, IReadOnlyDictionary<string, string> Headers);
 
 /// <summary>
 /// A small real Kestrel app on a free loopback port standing in for one transport replica: it records every request,
@@ -63,6 +63,7 @@ public sealed class TestBackend : IAsyncDisposable
             backend!.Seen.Enqueue(new SeenRequest(
                 name,
                 context.Request.Path.Value ?? "",
+                context.Request.QueryString.Value ?? "",
                 context.Request.Protocol,
                 context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase)));
             context.Response.Headers["X-Served-By"] = name;

@@ -201,6 +201,28 @@ public sealed class WebSocketProtocolTests(BidiFixture fixture)
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
     }
 
+    [Fact]
+    public async Task SharedRoutes_HealthCountsOpenSockets_AndDemoAndSessionsAnswer()
+    {
+        await using var host = await WebSocketHost.StartAsync(fixture.FastLlm.Address);
+        using var http = new HttpClient { BaseAddress = host.HttpAddress };
+        await using var client = await host.ConnectAsync();
+        await client.ReceiveMessageAsync();
+        await client.SendAsync(new { type = "create_session" });
+        var sessionId = (await client.ReceiveMessageAsync()).Str("session_id");
+
+        using var health = JsonDocument.Parse(await http.GetStringAsync("/health").DefaultTimeout());
+        Assert.Equal("healthy", health.RootElement.Str("status"));
+        Assert.Equal(1, health.RootElement.Int("websocket_connections"));
+
+        using var session = JsonDocument.Parse(await http.GetStringAsync($"/sessions/{sessionId}").DefaultTimeout());
+        Assert.Equal(sessionId, session.RootElement.Str("session_id"));
+
+        var demo = await http.GetAsync("/demo").DefaultTimeout();
+        Assert.Equal("text/html", demo.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("new URL('ws', location.href)", await demo.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
     internal static void AssertTimestamp(JsonElement message)
     {
         Assert.True(DateTimeOffset.TryParse(message.Str("timestamp"), System.Globalization.CultureInfo.InvariantCulture, out var at),

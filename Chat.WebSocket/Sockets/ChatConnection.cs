@@ -35,7 +35,7 @@ public sealed partial class ChatConnection
     private CancellationTokenSource? _watch;
     private string? _currentReplyId;
     private CancellationTokenSource? _abortAfterClose;
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, byte> _ownMessageCounts = new();
+    private readonly OwnReplyFilter _ownReplies = new();
 
     public ChatConnection(
         System.Net.WebSockets.WebSocket socket,
@@ -86,7 +86,6 @@ public sealed partial class ChatConnection
             RequestClose(WebSocketCloseStatus.NormalClosure, "");
             await writer;
             _abortAfterClose?.Dispose();
-            _lifetime.Dispose();
         }
     }
 
@@ -357,6 +356,12 @@ public sealed partial class ChatConnection
     {
         var cancellationToken = _lifetime.Token;
         var chunks = 0;
+        int? expectedUpdate = null;
+        if (!resumed)
+        {
+            _ownReplies.TurnRequested();
+        }
+
         try
         {
             using var call = start();
@@ -381,10 +386,7 @@ public sealed partial class ChatConnection
 
                         if (!resumed)
                         {
-                            // Chat.Llm.Service announces the stored reply (message_added) to every watcher of the
-                            // session; this connection asked for it, so it skips that one (the count identifies it:
-                            // one turn at a time per session, user message + reply).
-                            _ownMessageCounts[accepted.MessageCount + 2] = 0;
+                            expectedUpdate = _ownReplies.TurnAccepted(accepted.MessageCount);
                             Send(new StatusMessage(GeneratingStatus, sessionId, accepted.ContextMessages, replyId));
                         }
 
@@ -412,17 +414,21 @@ public sealed partial class ChatConnection
                             completed.Usage?.InputTokens ?? 0,
                             completed.Usage?.OutputTokens ?? 0));
                         break;
-                    case TurnEvent.KindOneofCase.Error when turnEvent.Error.Code == "CANCELLED":
-                        Send(new ResponseCancelledMessage(sessionId ?? "", replyId, chunks));
-                        break;
                     case TurnEvent.KindOneofCase.Error:
-                        Send(new ErrorMessage(turnEvent.Error.Message)
+                        if (expectedUpdate is { } expected)
                         {
-                            Code = turnEvent.Error.Code,
-                            SessionId = sessionId,
-                            ReplyId = replyId,
-                            Retryable = turnEvent.Error.Retryable,
-                        });
+                            _ownReplies.NoReply(expected);
+                        }
+
+                        Send(turnEvent.Error.Code == "CANCELLED"
+                            ? new ResponseCancelledMessage(sessionId ?? "", replyId, chunks)
+                            : new ErrorMessage(turnEvent.Error.Message)
+                            {
+                                Code = turnEvent.Error.Code,
+                                SessionId = sessionId,
+                                ReplyId = replyId,
+                                Retryable = turnEvent.Error.Retryable,
+                            });
                         break;
                 }
             }
@@ -440,6 +446,11 @@ public sealed partial class ChatConnection
         }
         finally
         {
+            if (!resumed && expectedUpdate is null)
+            {
+                _ownReplies.TurnRefused();
+            }
+
             if (replyId is not null)
             {
                 Interlocked.CompareExchange(ref _currentReplyId, null, replyId);
@@ -511,7 +522,7 @@ public sealed partial class ChatConnection
                 await foreach (var update in call.ResponseStream.ReadAllAsync(cancellationToken))
                 {
                     if (update.ConnectionId == ConnectionId
-                        || (update.Type == "message_added" && _ownMessageCounts.TryRemove(update.MessageCount, out _)))
+                        || (update.Type == "message_added" && _ownReplies.IsOwn(update.MessageCount)))
                     {
                         continue;
                     }
@@ -535,8 +546,9 @@ public sealed partial class ChatConnection
             {
                 return;
             }
-            catch (RpcException exception) when (exception.StatusCode == StatusCode.NotFound)
+            catch (RpcException exception) when (exception.StatusCode is StatusCode.NotFound or StatusCode.InvalidArgument)
             {
+                // Deleted, or never a session: nothing to listen to, and asking again will not change that.
                 subscribed.TrySetResult();
                 return;
             }

@@ -13,6 +13,7 @@ public sealed class WebSocketTelemetry
     private readonly UpDownCounter<long> _connections;
     private readonly Counter<long> _messagesReceived;
     private readonly Counter<long> _slowReaderDisconnects;
+    private long _slowReaderDisconnectCount;
 
     public WebSocketTelemetry(IMeterFactory meterFactory)
     {
@@ -23,9 +24,8 @@ public sealed class WebSocketTelemetry
             "chat.websocket.slow_reader_disconnects", "{connection}", "Connections closed because their outgoing queue overflowed");
     }
 
+    /// <summary>Slow readers dropped since start (the counter's running total, for /stats and tests).</summary>
     public long SlowReaderDisconnects => Interlocked.Read(ref _slowReaderDisconnectCount);
-
-    private long _slowReaderDisconnectCount;
 
     public void ConnectionOpened() => _connections.Add(1);
 

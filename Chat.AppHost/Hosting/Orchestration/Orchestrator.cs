@@ -19,7 +19,6 @@ internal sealed partial class Orchestrator(ApplicationModel model, IHostEnvironm
     private readonly Dictionary<string, List<ReplicaSupervisor>> _supervisors = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, List<Replica>> _replicas = new(StringComparer.OrdinalIgnoreCase);
     private readonly CancellationTokenSource _stopping = new();
-    private readonly Lock _lock = new();
     private Task _startup = Task.CompletedTask;
     private bool _prepared;
     private string? _redisConnectionString;
@@ -60,6 +59,7 @@ internal sealed partial class Orchestrator(ApplicationModel model, IHostEnvironm
         }
 
         _redisConnectionString = redisPlans.Values.FirstOrDefault()?.ConnectionString;
+        var topology = new Topology(ports, redisPlans);
 
         foreach (var resource in model.Resources)
         {
@@ -68,7 +68,7 @@ internal sealed partial class Orchestrator(ApplicationModel model, IHostEnvironm
             for (var i = 0; i < resource.Replicas; i++)
             {
                 var index = i;
-                var endpoints = EndpointsOf(resource, index, ports, redisPlans)
+                var endpoints = topology.EndpointsOf(resource, index)
                     .Select(e => new ResourceEndpoint(e.Key, e.Value.ToString().TrimEnd('/'))).ToList();
                 var replica = new Replica(resource, index, endpoints, new ConsoleLog(model.Settings.ConsoleLogCapacity));
                 replica.Changed += Notifications.Publish;
@@ -80,11 +80,11 @@ internal sealed partial class Orchestrator(ApplicationModel model, IHostEnvironm
                     replica.Log.Appended += line => LogResourceLine(resourceLogger, name, line.Text);
                 }
 
-                var env = EnvironmentOf(resource, index, ports, redisPlans);
-                replica.SetEnvironment(Redact(env));
+                var env = ReplicaEnvironment.Build(resource, index, topology, model.Otlp, environment);
+                replica.SetEnvironment(ReplicaEnvironment.Redact(env));
                 replicas.Add(replica);
-                supervisors.Add(new ReplicaSupervisor(replica, LaunchOf(resource, redisPlans), env,
-                    () => ProbeOf(resource, index, ports, redisPlans), model.Settings, _logger));
+                supervisors.Add(new ReplicaSupervisor(replica, topology.LaunchOf(resource), env,
+                    () => topology.ProbeOf(resource, index), model.Settings, _logger));
             }
 
             _replicas[resource.Name] = replicas;
@@ -278,136 +278,10 @@ internal sealed partial class Orchestrator(ApplicationModel model, IHostEnvironm
 
     private static string GatewayPortKey(string endpoint) => endpoint == "http2" ? "Gateway:Http2Port" : "Gateway:HttpPort";
 
-    private static Dictionary<string, Uri> EndpointsOf(Resource resource, int index, Dictionary<(Resource, int), Dictionary<string, IPEndPoint>> ports, Dictionary<Resource, RedisPlan> redisPlans)
-    {
-        if (resource is RedisResource && redisPlans[resource].Kind == RedisServerKind.External)
-        {
-            var host = redisPlans[resource].ConnectionString.Split(',')[0];
-            return new() { ["tcp"] = new Uri($"redis://{host}") };
-        }
-
-        return ports[(resource, index)].ToDictionary(
-            e => e.Key,
-            e => new Uri(resource is RedisResource ? $"redis://127.0.0.1:{e.Value.Port}" : $"http://127.0.0.1:{e.Value.Port}"));
-    }
-
-    /// <summary>
-    /// The Aspire environment: ASPNETCORE_URLS, services__&lt;ref&gt;__&lt;endpoint&gt;__&lt;i&gt; for EVERY replica of every
-    /// referenced project (our deviation: Aspire injects one proxy address), ConnectionStrings__&lt;redis&gt;, OTEL_*.
-    /// </summary>
-    private Dictionary<string, string?> EnvironmentOf(Resource resource, int index, Dictionary<(Resource, int), Dictionary<string, IPEndPoint>> ports, Dictionary<Resource, RedisPlan> redisPlans)
-    {
-        var env = new Dictionary<string, string?>(StringComparer.Ordinal);
-
-        // What the AppHost itself was given for its own children must not leak into them by inheritance.
-        foreach (var inherited in System.Environment.GetEnvironmentVariables().Keys.Cast<string>())
-        {
-            if (IsOwnedVariable(inherited))
-            {
-                env[inherited] = null;
-            }
-        }
-
-        if (resource is not ProjectResource)
-        {
-            return env;
-        }
-
-        var own = EndpointsOf(resource, index, ports, redisPlans);
-        var urls = resource.Endpoints.Where(e => e.UrlEnvironmentVariable is null).Select(e => own[e.Name].ToString().TrimEnd('/')).ToList();
-        env["ASPNETCORE_URLS"] = string.Join(';', urls);
-        foreach (var endpoint in resource.Endpoints.Where(e => e.UrlEnvironmentVariable is not null))
-        {
-            env[endpoint.UrlEnvironmentVariable!] = own[endpoint.Name].ToString().TrimEnd('/');
-        }
-
-        env["ASPNETCORE_ENVIRONMENT"] = environment.EnvironmentName;
-        env["DOTNET_ENVIRONMENT"] = environment.EnvironmentName;
-        env["OTEL_SERVICE_NAME"] = resource.Name;
-        env["OTEL_RESOURCE_ATTRIBUTES"] = $"service.instance.id={resource.Name}-{index}";
-        env["Logging__Console__FormatterName"] = "simple";
-        env["Logging__Console__FormatterOptions__ColorBehavior"] = "Disabled";
-        env["Logging__Console__FormatterOptions__TimestampFormat"] = "HH:mm:ss.fff ";
-        if (model.Otlp.Endpoint is { } otlp)
-        {
-            env["OTEL_EXPORTER_OTLP_ENDPOINT"] = otlp;
-            env["OTEL_EXPORTER_OTLP_PROTOCOL"] = model.Otlp.Protocol;
-            env["OTEL_DOTNET_EXPERIMENTAL_OTLP_RETRY"] = "in_memory";
-            if (environment.IsDevelopment())
-            {
-                // Aspire's development settings: telemetry shows up within a second.
-                env["OTEL_BSP_SCHEDULE_DELAY"] = "1000";
-                env["OTEL_BLRP_SCHEDULE_DELAY"] = "1000";
-                env["OTEL_METRIC_EXPORT_INTERVAL"] = "1000";
-                env["OTEL_TRACES_SAMPLER"] = "always_on";
-            }
-        }
-
-        foreach (var reference in resource.References)
-        {
-            if (reference is RedisResource)
-            {
-                env[$"ConnectionStrings__{reference.Name}"] = redisPlans[reference].ConnectionString;
-                continue;
-            }
-
-            for (var replica = 0; replica < reference.Replicas; replica++)
-            {
-                foreach (var (endpointName, address) in EndpointsOf(reference, replica, ports, redisPlans))
-                {
-                    // One index per replica and endpoint: services__sse__http__0, services__sse__http__1…
-                    env[$"services__{reference.Name}__{endpointName}__{replica}"] = address.ToString().TrimEnd('/');
-                }
-            }
-        }
-
-        foreach (var (name, value) in resource.Environment)
-        {
-            env[name] = value;
-        }
-
-        return env;
-    }
-
-    private static bool IsOwnedVariable(string name) =>
-        name.StartsWith("services__", StringComparison.OrdinalIgnoreCase)
-        || name.StartsWith("ConnectionStrings__", StringComparison.OrdinalIgnoreCase)
-        || name.StartsWith("OTEL_", StringComparison.OrdinalIgnoreCase)
-        || name.StartsWith("Kestrel__", StringComparison.OrdinalIgnoreCase)
-        || name is "ASPNETCORE_URLS" or "HTTP_PORTS" or "HTTPS_PORTS" or "ASPNETCORE_HTTP_PORTS" or "ASPNETCORE_HTTPS_PORTS" or "GATEWAY_HTTP2_URL";
-
-    /// <summary>The process to run; null for an external resource (only watched, never started).</summary>
-    private static ProcessLaunch? LaunchOf(Resource resource, Dictionary<Resource, RedisPlan> redisPlans) => resource switch
-    {
-        ProjectResource project => new ProcessLaunch(DotnetHost.Path, [project.Project.OutputAssembly()], project.Project.OutputDirectory()),
-        RedisResource => redisPlans[resource].Launch,
-        _ => null,
-    };
-
     private void LogStateChange(Replica replica)
     {
         var snapshot = replica.Snapshot();
         LogState(_logger, replica.Name, snapshot.State, snapshot.Health ?? "-", snapshot.RestartCount);
-    }
-
-    private static IHealthProbe ProbeOf(Resource resource, int index, Dictionary<(Resource, int), Dictionary<string, IPEndPoint>> ports, Dictionary<Resource, RedisPlan> redisPlans)
-    {
-        if (resource is RedisResource)
-        {
-            var plan = redisPlans[resource];
-            return plan.Kind == RedisServerKind.External
-                ? new RedisConnectionProbe(plan.ConnectionString)
-                : new RedisPingProbe(ports[(resource, index)]["tcp"].Port);
-        }
-
-        if (resource.HealthCheckPath is null)
-        {
-            return new AlwaysHealthy();
-        }
-
-        var endpoint = resource.Endpoints[0];
-        var port = ports[(resource, index)][endpoint.Name].Port;
-        return new HttpHealthProbe(new Uri($"http://127.0.0.1:{port}{resource.HealthCheckPath}"), endpoint.IsHttp2);
     }
 
     /// <summary>Resources grouped so that each group only depends on later groups.</summary>
@@ -422,15 +296,6 @@ internal sealed partial class Orchestrator(ApplicationModel model, IHostEnvironm
     private Replica? FindReplica(string name) => _replicas.Values.SelectMany(r => r).FirstOrDefault(r => r.Name == name);
 
     private ReplicaSupervisor? FindSupervisor(string name) => _supervisors.Values.SelectMany(s => s).FirstOrDefault(s => s.Replica.Name == name);
-
-    private static Dictionary<string, string> Redact(Dictionary<string, string?> env) =>
-        env.Where(pair => pair.Value is not null).ToDictionary(pair => pair.Key, pair => IsSecret(pair.Key)
-            ? "***"
-            : System.Text.RegularExpressions.Regex.Replace(pair.Value!, "password=[^,]*", "password=***", System.Text.RegularExpressions.RegexOptions.IgnoreCase));
-
-    /// <summary>GEMINI_API_KEY, Llm__Gemini__ApiKey, REDIS_PASSWORD… (but not Llm__Offline__InterTokenDelayMs).</summary>
-    private static bool IsSecret(string name) =>
-        System.Text.RegularExpressions.Regex.IsMatch(name, "(^|_)(API_?KEY|KEY|SECRET|PASSWORD|TOKEN)$|(ApiKey|Secret|Password|Token)$", System.Text.RegularExpressions.RegexOptions.IgnoreCase);
 
     private static string Describe(RedisPlan plan) => plan.Kind switch
     {
