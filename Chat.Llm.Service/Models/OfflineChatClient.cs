@@ -54,11 +54,17 @@ public sealed class OfflineChatClient(OfflineModelOptions options) : IChatClient
         var responseId = Guid.NewGuid().ToString("N");
         var modelId = chatOptions?.ModelId ?? options.ModelId;
         await Task.Delay(options.TimeToFirstTokenMs, cancellationToken);
+        var intervalTicks = (long)(options.InterTokenDelayMs * (Stopwatch.Frequency / 1000.0));
+        var firstTokenAt = 0L;
         for (var i = 0; i < tokens.Count; i++)
         {
-            if (i > 0 && _clock is not null)
+            if (i == 0)
             {
-                await _clock.NextTickAsync(cancellationToken);
+                firstTokenAt = Stopwatch.GetTimestamp();
+            }
+            else if (_clock is not null)
+            {
+                await _clock.WaitUntilAsync(firstTokenAt + i * intervalTicks, cancellationToken);
             }
 
             cancellationToken.ThrowIfCancellationRequested();
