@@ -3,7 +3,7 @@ using Chat.Gateway.Proxy;
 using Chat.Gateway.RateLimiting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
-using OpenTelemetry.Instrumentation.Http;
+using Yarp.ReverseProxy.Health;
 
 namespace Microsoft.Extensions.Hosting;
 
@@ -29,11 +29,7 @@ public static class GatewayServiceExtensions
             .LoadFromConfig(builder.Configuration.GetSection(ReverseProxySection))
             .AddServiceDiscoveryDestinationResolver()
             .AddTransforms<GatewayTransformProvider>();
-
-        // The service defaults skip HTTP client spans for gRPC content, because a gRPC client records those calls
-        // itself. The gateway has no gRPC client: its forwarded gRPC request is the only span of that hop, and a
-        // filtered span would also propagate "not sampled" to the backend and break the trace.
-        builder.Services.Configure<HttpClientTraceInstrumentationOptions>(options => options.FilterHttpRequestMessage = null);
+        builder.Services.AddSingleton<IPassiveHealthCheckPolicy, DestinationFailuresHealthPolicy>();
 
         builder.AddGatewayAuthentication();
         builder.AddGatewayCors();

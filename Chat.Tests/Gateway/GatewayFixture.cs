@@ -1,7 +1,6 @@
 extern alias gateway;
 
 using System.Net.WebSockets;
-using System.Text;
 using System.Text.Json;
 using Chat.Tests.Infrastructure;
 using Microsoft.AspNetCore.Builder;
