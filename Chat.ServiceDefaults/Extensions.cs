@@ -59,11 +59,10 @@ public static class Extensions
                 .AddSource(builder.Environment.ApplicationName)
                 .AddAspNetCoreInstrumentation(options =>
                     options.Filter = context => !IsProbe(context.Request.Path))
+                // The HTTP span under each gRPC client span is kept: filtering it out would still propagate its
+                // (unrecorded, unsampled) span id downstream and orphan the server span of the next service.
                 .AddGrpcClientInstrumentation()
-                .AddHttpClientInstrumentation(options =>
-                    // The gRPC client instrumentation already records these calls; skip the duplicate HTTP span.
-                    options.FilterHttpRequestMessage = request => !request.Headers.Contains("grpc-timeout")
-                        && request.Content?.Headers.ContentType?.MediaType?.StartsWith("application/grpc", StringComparison.Ordinal) != true));
+                .AddHttpClientInstrumentation());
 
         if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
         {

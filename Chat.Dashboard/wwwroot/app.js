@@ -488,8 +488,9 @@ function micro(iso) {
 }
 
 // ---------- Metrics ----------
-// The chat services' own instruments first, as charts; everything else as a list that opens a chart.
-const chatInstrument = (name) => name.startsWith("chat.");
+// The chat services' own instruments (chat.*) and the GenAI semantic-convention ones (gen_ai.*: time to first
+// token, token usage) first, as charts; everything else as a list that opens a chart.
+const chatInstrument = (name) => name.startsWith("chat.") || name.startsWith("gen_ai.");
 
 async function renderMetrics(selected) {
   const { params } = routeParams();
@@ -497,8 +498,8 @@ async function renderMetrics(selected) {
     <div class="page-header"><h1>Metrics</h1><span class="sub" id="metric-count"></span></div>
     <div class="toolbar"><select id="metric-resource" aria-label="Resource">${await resourceOptions(params.get("resource"))}</select></div>
     <div id="metric-selected"></div>
-    <div class="section-title">Chat</div>
-    <div class="cards" id="chat-cards"><div class="empty">No chat.* instruments received yet.</div></div>
+    <div class="section-title">Chat and GenAI</div>
+    <div class="cards" id="chat-cards"><div class="empty">No chat.* or gen_ai.* instruments received yet.</div></div>
     <div class="section-title">All instruments</div>
     <div class="panel"><table class="grid" id="instruments-table">
       <thead><tr><th>Instrument</th><th>Type</th><th>Unit</th><th>Description</th><th>Resources</th><th class="num">Points</th></tr></thead>

@@ -3,7 +3,6 @@ using Chat.Gateway.Proxy;
 using Chat.Gateway.RateLimiting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
-using OpenTelemetry.Instrumentation.Http;
 using Yarp.ReverseProxy.Health;
 
 namespace Microsoft.Extensions.Hosting;
@@ -31,11 +30,6 @@ public static class GatewayServiceExtensions
             .AddServiceDiscoveryDestinationResolver()
             .AddTransforms<GatewayTransformProvider>();
         builder.Services.AddSingleton<IPassiveHealthCheckPolicy, DestinationFailuresHealthPolicy>();
-
-        // The service defaults skip HTTP client spans for gRPC content, because a gRPC client records those calls
-        // itself. The gateway has no gRPC client: its forwarded gRPC request is the only span of that hop, and a
-        // filtered span would also propagate "not sampled" to the backend and break the trace.
-        builder.Services.Configure<HttpClientTraceInstrumentationOptions>(options => options.FilterHttpRequestMessage = null);
 
         builder.AddGatewayAuthentication();
         builder.AddGatewayCors();

@@ -60,8 +60,12 @@ public sealed class DashboardSystemTests
 
         Assert.Equal(JsonValueKind.Object, trace.ValueKind);
         var detail = await ui.GetFromJsonAsync<JsonElement>($"/api/telemetry/traces/{trace.GetProperty("traceId").GetString()}").DefaultTimeout();
-        var genAi = detail.GetProperty("spans").EnumerateArray().First(s => s.TryGetProperty("genAi", out _)).GetProperty("genAi");
+        // The model call's span (Microsoft.Extensions.AI's OpenTelemetryChatClient) carries the token usage.
+        var genAi = detail.GetProperty("spans").EnumerateArray()
+            .Where(s => s.TryGetProperty("genAi", out _)).Select(s => s.GetProperty("genAi"))
+            .Single(g => g.TryGetProperty("outputTokens", out _));
         Assert.True(genAi.GetProperty("outputTokens").GetInt64() > 0);
+        Assert.StartsWith("offline", genAi.GetProperty("responseModel").GetString() ?? genAi.GetProperty("requestModel").GetString(), StringComparison.Ordinal);
 
         var telemetryResources = await ui.GetFromJsonAsync<JsonElement>("/api/telemetry/resources").DefaultTimeout();
         Assert.Contains(telemetryResources.EnumerateArray(), r => r.GetProperty("name").GetString() == "llm-0");
