@@ -141,6 +141,17 @@ public class GatewayFixture : IAsyncLifetime
                 await Task.Delay(SseEventInterval, cancellationToken);
             }
         });
+        // Until the client goes away: the gateway has to notice a hang-up.
+        app.MapGet("/chat/endless", async (HttpContext context, CancellationToken cancellationToken) =>
+        {
+            context.Response.ContentType = "text/event-stream";
+            for (var i = 1; !cancellationToken.IsCancellationRequested; i++)
+            {
+                await context.Response.WriteAsync($"data: {{\"n\":{i}}}\n\n", cancellationToken);
+                await context.Response.Body.FlushAsync(cancellationToken);
+                await Task.Delay(SseEventInterval, cancellationToken);
+            }
+        });
         MapEcho(app);
     }
 
