@@ -18,9 +18,6 @@ public static class InternalCredential
     public static bool Matches(string expected, string? presented) =>
         presented is not null
         && CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(expected)), SHA256.HashData(Encoding.UTF8.GetBytes(presented)));
-
-    /// <summary>A fresh random key (the AppHost makes one per run).</summary>
-    public static string Generate() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
 }
 
 /// <summary>Adds the internal credential to every outgoing chat.llm.v1 request (a header is gRPC metadata on the wire).</summary>
