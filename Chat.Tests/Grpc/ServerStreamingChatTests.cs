@@ -1,5 +1,6 @@
 using Chat.Contracts.Public;
 using Chat.Tests.Infrastructure;
+using Chat.Tests.WebSocket;
 using Grpc.Core;
 using ResponseType = Chat.Contracts.Public.ChatResponse.Types.ResponseType;
 using RequestType = Chat.Contracts.Public.ChatRequest.Types.MessageType;
