@@ -145,7 +145,7 @@ export class GrpcError extends Error {
  * One server-streaming call over gRPC-Web (fetch, HTTP/1.1): yields decoded ChatResponses, throws GrpcError on a
  * non-zero grpc-status (in the trailers frame, or in the headers of a trailers-only answer).
  */
-export async function* serverStream(path, requestBytes, signal, onHeaders) {
+export async function* serverStream(path, requestBytes, signal) {
   const response = await fetch(path, {
     method: 'POST',
     headers: { 'content-type': 'application/grpc-web+proto', 'x-grpc-web': '1', accept: 'application/grpc-web+proto' },
@@ -157,7 +157,6 @@ export async function* serverStream(path, requestBytes, signal, onHeaders) {
   if (headerStatus && headerStatus !== '0') {
     throw new GrpcError(headerStatus, decodeURIComponent(response.headers.get('grpc-message') ?? ''));
   }
-  onHeaders?.();
   for await (const item of readFrames(response.body)) {
     if (item.data) {
       yield decodeChatResponse(item.data);

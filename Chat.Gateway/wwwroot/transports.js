@@ -185,11 +185,12 @@ export const grpcWeb = {
     throw new Error('The call ended before the reply completed');
   },
 
-  /** The session's SESSION_UPDATEs until the signal aborts; reconnects after a drop. */
+  /** The session's SESSION_UPDATEs until the signal aborts (a STATUS first, once subscribed); reconnects after a drop. */
   async watch(sessionId, signal, onUpdate, onOpen) {
     while (!signal.aborted) {
       try {
-        for await (const update of serverStream('/grpc/chat.ChatService/WatchSession', encodeSessionInfoRequest(sessionId), signal, onOpen)) {
+        for await (const update of serverStream('/grpc/chat.ChatService/WatchSession', encodeSessionInfoRequest(sessionId), signal)) {
+          if (update.type === 'STATUS') onOpen?.(); // subscribed: nothing after this is missed
           if (update.type !== 'SESSION_UPDATE') continue;
           const data = JSON.parse(update.update_data || '{}');
           onUpdate({ session_id: update.session_id, update_type: update.update_type, message_count: update.message_count, ...data }, 'grpc-web');

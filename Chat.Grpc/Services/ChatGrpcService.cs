@@ -166,7 +166,6 @@ public sealed class ChatGrpcService(
         using var activity = ActivitySource.StartActivity("chat.watch_session");
         var stream = CreateStream(responseStream, context, attachOnMessage: false);
         activity?.SetTag("chat.stream.id", stream.StreamId);
-        await context.WriteResponseHeadersAsync([]);
         await stream.RunWatchAsync(request.SessionId);
     }
 

@@ -17,6 +17,7 @@ namespace Chat.Grpc.Services;
 internal sealed partial class ChatStream
 {
     private const string GeneratingStatus = "Generating response...";
+    private const string WatchingStatus = "Watching session";
     private const string SessionNotFound = "Session not found";
 
     private readonly IServerStreamWriter<ChatResponse> _responses;
@@ -92,6 +93,9 @@ internal sealed partial class ChatStream
     public Task RunWatchAsync(string sessionId) => RunAsync(async () =>
     {
         await WatchSessionAsync(sessionId);
+        // A first message once subscribed: the caller knows from here on no update is missed, and every proxy on
+        // the way (gRPC-Web over HTTP/1.1 through YARP) has flushed the response.
+        await SendAsync(new ChatResponse { Type = ChatResponse.Types.ResponseType.Status, SessionId = sessionId, StatusMessage = WatchingStatus });
         try
         {
             await Task.Delay(Timeout.Infinite, CallToken);

@@ -37,7 +37,7 @@ public sealed class ServerStreamingChatTests(BidiFixture fixture)
     public async Task SendMessage_OnAnUnknownSession_StreamsSessionNotFound()
     {
         await using var host = await GrpcServiceHost.StartAsync(fixture.FastLlm.Address);
-        var responses = await SendAsync(host.CreateClient(), "no-such-session", "Hello");
+        var responses = await SendAsync(host.CreateClient(), Guid.NewGuid().ToString(), "Hello");
 
         var error = Assert.Single(responses);
         Assert.Equal(ResponseType.Error, error.Type);
@@ -65,7 +65,8 @@ public sealed class ServerStreamingChatTests(BidiFixture fixture)
         var client = host.CreateClient();
         var sessionId = (await client.CreateSessionAsync(new CreateSessionRequest()).ResponseAsync.DefaultTimeout()).SessionId;
         using var watch = host.CreateGrpcWebClient().WatchSession(new SessionInfoRequest { SessionId = sessionId });
-        await watch.ResponseHeadersAsync.DefaultTimeout();
+        Assert.True(await watch.ResponseStream.MoveNext(CancellationToken.None).DefaultTimeout());
+        var subscribed = watch.ResponseStream.Current;
 
         using var other = new ChatStreamClient(client);
         await other.SendAsync(new ChatRequest { Type = RequestType.TypingStart, SessionId = sessionId });
@@ -75,6 +76,8 @@ public sealed class ServerStreamingChatTests(BidiFixture fixture)
         Assert.True(await watch.ResponseStream.MoveNext(CancellationToken.None).DefaultTimeout());
         var added = watch.ResponseStream.Current;
 
+        Assert.Equal(ResponseType.Status, subscribed.Type);
+        Assert.Equal("Watching session", subscribed.StatusMessage);
         Assert.Equal(ResponseType.SessionUpdate, typing.Type);
         Assert.Equal("user_typing", typing.UpdateType);
         Assert.Contains("\"typing\":true", typing.UpdateData, StringComparison.Ordinal);
@@ -88,7 +91,7 @@ public sealed class ServerStreamingChatTests(BidiFixture fixture)
     public async Task WatchSession_OnAnUnknownSession_FailsWithNotFound()
     {
         await using var host = await GrpcServiceHost.StartAsync(fixture.FastLlm.Address);
-        using var watch = host.CreateClient().WatchSession(new SessionInfoRequest { SessionId = "no-such-session" });
+        using var watch = host.CreateClient().WatchSession(new SessionInfoRequest { SessionId = Guid.NewGuid().ToString() });
 
         var failure = await Assert.ThrowsAsync<RpcException>(() => watch.ResponseStream.MoveNext(CancellationToken.None).DefaultTimeout());
 
