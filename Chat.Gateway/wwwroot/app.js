@@ -218,8 +218,11 @@ function onSessionUpdate(update, source) {
     // (WatchSession also reports this page's own replies; those are at or below the count our last reply gave.)
     state.knownCount = update.message_count;
     hideTyping();
+    renderTranscript(); // a tab of this browser has stored its side of the conversation
     const text = `Another tab got a reply (${update.message_count} messages): ${update.last_message_preview ?? ''}`;
+    $('#empty').hidden = true;
     $('#messages').append(messageElement({ role: 'note', text }));
+    $('#messages').scrollTop = $('#messages').scrollHeight;
     $('#session-count').textContent = `${update.message_count} messages`;
     refreshSessions();
   }

@@ -77,15 +77,11 @@ public sealed class WebChatPageTests(WebChatFixture fixture)
 
         await Expect(observer.Locator("#typing")).ToBeVisibleAsync();
         await Expect(typist.Locator("#typing")).ToBeHiddenAsync();
+        await observer.ScreenshotAsync(new() { Path = WebChatFixture.Screenshot($"web-typing-{observerTransport}.png") }).DefaultTimeout();
         await typist.Locator("#message").PressAsync("Enter").DefaultTimeout();
         await Expect(typist.Locator(".msg.assistant[data-state='done']")).ToHaveCountAsync(1);
         await Expect(observer.Locator(".msg.note")).ToContainTextAsync("Another tab got a reply (2 messages)");
         await Expect(observer.Locator("#typing")).ToBeHiddenAsync();
-        if (observerTransport == "websocket")
-        {
-            await observer.ScreenshotAsync(new() { Path = WebChatFixture.Screenshot("web-typing.png") }).DefaultTimeout();
-        }
-
         await observer.Context.CloseAsync();
         await typist.Context.CloseAsync();
     }
