@@ -10,8 +10,9 @@ namespace Chat.Grpc.Services;
 /// <summary>
 /// One Chat call: the bidirectional Chat, or one of its server-streaming halves for gRPC-Web (SendMessage: one
 /// request; WatchSession: updates only), which share everything below but the source of requests. Requests are
-/// read in order; replies stream in the background (so PING, TYPING and CANCEL get through while a reply runs); responses from every producer go through one bounded queue and one writer
-/// (a gRPC stream allows one write at a time). A request naming a session attaches the stream to it: typing and
+/// read in order; replies stream in the background (so PING, TYPING and CANCEL get through while a reply runs);
+/// responses from every producer go through one bounded queue and one writer (a gRPC stream allows one write at a
+/// time). A request naming a session attaches the stream to it: typing and
 /// message updates of that session from every replica arrive as SESSION_UPDATE.
 /// </summary>
 internal sealed partial class ChatStream
