@@ -83,7 +83,14 @@ public sealed partial class DistributedApplication : IHost, IAsyncDisposable
         }
         finally
         {
-            _host.Dispose();
+            if (_host is IAsyncDisposable asyncDisposable)
+            {
+                await asyncDisposable.DisposeAsync();
+            }
+            else
+            {
+                _host.Dispose();
+            }
         }
     }
 

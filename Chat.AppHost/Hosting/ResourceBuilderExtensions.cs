@@ -16,6 +16,10 @@ public static class ResourceBuilderExtensions
         return builder.AddResource(resource);
     }
 
+    /// <summary>Any program, run from <paramref name="workingDirectory"/> with the replica environment.</summary>
+    public static IResourceBuilder<ExecutableResource> AddExecutable(this DistributedApplicationBuilder builder, string name, string command, string workingDirectory, params string[] args) =>
+        builder.AddResource(new ExecutableResource(name, command, workingDirectory, args));
+
     /// <summary>Redis for the resources that reference it (ConnectionStrings__&lt;name&gt;); healthy when it answers PING.</summary>
     public static IResourceBuilder<RedisResource> AddRedis(this DistributedApplicationBuilder builder, string name, int? port = null)
     {

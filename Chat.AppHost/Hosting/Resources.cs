@@ -41,6 +41,18 @@ public sealed class ProjectResource(string name, IProjectMetadata project) : Res
     public override string Type => "Project";
 }
 
+/// <summary>Any program (Aspire's AddExecutable): no endpoint unless declared, healthy while it runs.</summary>
+public sealed class ExecutableResource(string name, string command, string workingDirectory, IReadOnlyList<string> args) : Resource(name)
+{
+    public string Command { get; } = command;
+
+    public string WorkingDirectory { get; } = workingDirectory;
+
+    public IReadOnlyList<string> Args { get; } = args;
+
+    public override string Type => "Executable";
+}
+
 /// <summary>
 /// Redis: an external server when ConnectionStrings:&lt;name&gt; is configured, else redis-server when installed, else
 /// Garnet from the repository's dotnet tool manifest. See RedisServerResolver.

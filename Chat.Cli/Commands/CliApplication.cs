@@ -63,6 +63,13 @@ public sealed class CliApplication
         Recursive = true,
     };
 
+    private readonly Option<int> ReconnectAttempts = new("--reconnect-attempts")
+    {
+        Description = "How often a dropped reply is reconnected and resumed (sse, websocket, grpc); 0: never",
+        DefaultValueFactory = _ => ReconnectPolicy.DefaultAttempts,
+        Recursive = true,
+    };
+
     private readonly Option<bool> JsonOutput = new("--json")
     {
         Description = "Machine-readable output (send: one normalized event per line, NDJSON)",
@@ -135,7 +142,7 @@ public sealed class CliApplication
     {
         var root = new RootCommand("Chat with the GenAI chat backend over REST, NDJSON streaming, SSE, WebSocket or gRPC.")
         {
-            Protocol, Url, GrpcUrl, Direct, Session, Model, Timeout,
+            Protocol, Url, GrpcUrl, Direct, Session, Model, Timeout, ReconnectAttempts,
         };
         root.SetAction((parse, token) => RunReplAsync(parse, io, token));
 
@@ -191,13 +198,14 @@ public sealed class CliApplication
 
     private ChatTransportFactory Factory(ParseResult parse) =>
         new(new ChatEndpoints(parse.GetRequiredValue(Url), parse.GetRequiredValue(GrpcUrl), parse.GetValue(Direct)),
-            TimeSpan.FromSeconds(Math.Max(1, parse.GetValue(Timeout))));
+            TimeSpan.FromSeconds(Math.Max(1, parse.GetValue(Timeout))),
+            new ReconnectPolicy(Math.Max(0, parse.GetValue(ReconnectAttempts))));
 
     private string ProtocolOf(ParseResult parse) => Protocols.Normalize(parse.GetValue(Protocol)) ?? DefaultProtocol;
 
     private async Task<int> RunReplAsync(ParseResult parse, CliIo io, CancellationToken cancellationToken)
     {
-        var options = new ReplOptions(ProtocolOf(parse), parse.GetValue(Session), parse.GetValue(Model), io.GetEnvironmentVariable("BROWSER"));
+        var options = new ReplOptions(ProtocolOf(parse), parse.GetValue(Session), parse.GetValue(Model), io.GetEnvironmentVariable("BROWSER"), io.EchoInput);
         await using var repl = new ChatRepl(new ChatRenderer(io.Console), io.In, Factory(parse), options);
         io.OnInterrupt = repl.CancelReply;
         try

@@ -18,13 +18,19 @@ public sealed class CliIo(TextReader input, TextWriter output, TextWriter error,
     /// <summary>The styled console (tables, spinner, REPL) on stdout.</summary>
     public IAnsiConsole Console { get; } = console;
 
+    /// <summary>Write each line read after the prompt: with input from a pipe or file, the transcript shows what was sent.</summary>
+    public bool EchoInput { get; init; }
+
     /// <summary>What Ctrl+C does now: true when it was handled (a reply cancelled) and the program should go on.</summary>
     public Func<bool>? OnInterrupt { get; set; }
 
     /// <summary>An environment variable reader (tests replace it).</summary>
     public Func<string, string?> GetEnvironmentVariable { get; init; } = Environment.GetEnvironmentVariable;
 
-    public static CliIo FromConsole() => new(System.Console.In, System.Console.Out, System.Console.Error, AnsiConsole.Console);
+    public static CliIo FromConsole() => new(System.Console.In, System.Console.Out, System.Console.Error, AnsiConsole.Console)
+    {
+        EchoInput = System.Console.IsInputRedirected,
+    };
 
     /// <summary>An I/O set writing into the given writers with no colours and no animation (tests, pipes).</summary>
     public static CliIo Plain(TextReader input, TextWriter output, TextWriter error, int width = 160) =>
@@ -34,7 +40,10 @@ public sealed class CliIo(TextReader input, TextWriter output, TextWriter error,
             ColorSystem = ColorSystemSupport.NoColors,
             Interactive = InteractionSupport.No,
             Out = new AnsiConsoleOutput(output),
-        }).WithWidth(width));
+        }).WithWidth(width))
+        {
+            EchoInput = true,
+        };
 }
 
 internal static class AnsiConsoleWidth

@@ -82,6 +82,11 @@ public sealed class ChatRepl(
             }
 
             line = line.Trim();
+            if (options.EchoInput)
+            {
+                Console.Profile.Out.Writer.WriteLine(line);
+            }
+
             if (line.Length == 0)
             {
                 continue;
@@ -331,4 +336,4 @@ public sealed class ChatRepl(
 }
 
 /// <summary>How the REPL starts: protocol, the session to continue (or a new one), model for new sessions.</summary>
-public sealed record ReplOptions(string Protocol, string? SessionId = null, string? ModelId = null, string? Browser = null);
+public sealed record ReplOptions(string Protocol, string? SessionId = null, string? ModelId = null, string? Browser = null, bool EchoInput = false);

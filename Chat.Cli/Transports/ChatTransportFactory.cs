@@ -1,7 +1,7 @@
 namespace Chat.Cli.Transports;
 
 /// <summary>Creates the transport for a protocol name; the REPL calls it again on <c>/protocol</c>.</summary>
-public sealed class ChatTransportFactory(ChatEndpoints endpoints, TimeSpan? requestTimeout = null)
+public sealed class ChatTransportFactory(ChatEndpoints endpoints, TimeSpan? requestTimeout = null, ReconnectPolicy? reconnect = null)
 {
     public ChatEndpoints Endpoints { get; } = endpoints;
 
@@ -12,10 +12,10 @@ public sealed class ChatTransportFactory(ChatEndpoints endpoints, TimeSpan? requ
         {
             Protocols.Rest => new RestTransport(Endpoints.HttpBaseFor(Protocols.Rest), timeout),
             Protocols.Streaming => new StreamingTransport(Endpoints.HttpBaseFor(Protocols.Streaming), timeout),
-            Protocols.Sse => new SseTransport(Endpoints.HttpBaseFor(Protocols.Sse), timeout),
-            Protocols.WebSocket => new WebSocketTransport(Endpoints.HttpBaseFor(Protocols.WebSocket), Endpoints.WebSocketUrl, timeout),
+            Protocols.Sse => new SseTransport(Endpoints.HttpBaseFor(Protocols.Sse), timeout, reconnect),
+            Protocols.WebSocket => new WebSocketTransport(Endpoints.HttpBaseFor(Protocols.WebSocket), Endpoints.WebSocketUrl, timeout, reconnect),
             // ChatService has no "clear history" RPC: /reset over gRPC uses the REST route of the same (shared) session.
-            Protocols.Grpc => new GrpcTransport(Endpoints.GrpcUrl, Endpoints.HttpBaseFor(Protocols.Rest), timeout),
+            Protocols.Grpc => new GrpcTransport(Endpoints.GrpcUrl, Endpoints.HttpBaseFor(Protocols.Rest), timeout, reconnect),
             _ => throw new ChatTransportException(ChatErrorKind.InvalidArgument,
                 $"Unknown protocol '{protocol}'. Use one of: {string.Join(", ", Protocols.All)}."),
         };

@@ -20,11 +20,13 @@ public sealed class GrpcTransport : IChatTransport
     private readonly ChatService.ChatServiceClient _client;
     private readonly TimeSpan _requestTimeout;
     private readonly RestTransport? _clearRoute;
+    private readonly ReconnectPolicy _reconnect;
 
     /// <param name="address">The gateway's HTTP/2 port (or the gRPC service itself).</param>
     /// <param name="restBaseUrl">ChatService has no "clear history" RPC; <c>/reset</c> uses this REST route for the same session.</param>
-    public GrpcTransport(Uri address, Uri? restBaseUrl, TimeSpan requestTimeout)
+    public GrpcTransport(Uri address, Uri? restBaseUrl, TimeSpan requestTimeout, ReconnectPolicy? reconnect = null)
     {
+        _reconnect = reconnect ?? ReconnectPolicy.Default;
         _channel = GrpcChannel.ForAddress(address, new GrpcChannelOptions
         {
             HttpHandler = new SocketsHttpHandler
@@ -155,7 +157,7 @@ public sealed class GrpcTransport : IChatTransport
 
     private IAsyncEnumerable<ChatEvent> FollowAsync(string sessionId, string message, CancellationToken cancellationToken)
     {
-        var reply = new ResumableReply { SessionId = sessionId };
+        var reply = new ResumableReply(_reconnect) { SessionId = sessionId };
         var request = new ChatRequest
         {
             Type = ChatRequest.Types.MessageType.Message,
@@ -173,7 +175,7 @@ public sealed class GrpcTransport : IChatTransport
 
     public IAsyncEnumerable<ChatEvent> ResumeAsync(ResumePoint resumePoint, CancellationToken cancellationToken)
     {
-        var reply = new ResumableReply { SessionId = resumePoint.SessionId, ReplyId = resumePoint.ReplyId };
+        var reply = new ResumableReply(_reconnect) { SessionId = resumePoint.SessionId, ReplyId = resumePoint.ReplyId };
         return reply.FollowAsync(
             token => TurnAsync(reply, ResumeRequest(resumePoint), token),
             (point, token) => TurnAsync(reply, ResumeRequest(point), token),

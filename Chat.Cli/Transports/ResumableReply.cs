@@ -9,7 +9,7 @@ namespace Chat.Cli.Transports;
 /// Follows one reply and, when the connection drops after the reply started, reconnects and resumes it from the
 /// last chunk received (SSE, WebSocket, gRPC). Chunks the server sends again are skipped, so the text is never doubled.
 /// </summary>
-public sealed class ResumableReply
+public sealed class ResumableReply(ReconnectPolicy policy)
 {
     private int _lastChunk;
 
@@ -23,10 +23,6 @@ public sealed class ResumableReply
     public int LastChunkNumber => _lastChunk;
 
     public ResumePoint? Point => ReplyId is null ? null : new ResumePoint(SessionId, ReplyId, _lastChunk, LastEventId);
-
-    public static int MaxAttempts { get; set; } = 5;
-
-    public static TimeSpan FirstRetryDelay { get; set; } = TimeSpan.FromMilliseconds(250);
 
     /// <summary>
     /// Runs <paramref name="open"/> (the first request or a resume), resuming with <paramref name="resume"/> on a lost
@@ -102,17 +98,18 @@ public sealed class ResumableReply
                 throw lost as ChatTransportException ?? ChatTransportException.Unreachable(endpoint, lost);
             }
 
-            if (++attempt > MaxAttempts)
+            if (++attempt > policy.MaxAttempts)
             {
                 setPending(point);
+                var gaveUp = policy.MaxAttempts == 0 ? "" : $" Gave up after {policy.MaxAttempts} attempts.";
                 yield return new ErrorEvent(
-                    $"Connection to {endpoint} lost ({lost.Message}); gave up after {MaxAttempts} attempts. /resume continues the reply.",
+                    $"Connection to {endpoint} lost ({lost.Message}).{gaveUp} /resume continues the reply.",
                     ChatErrorKind.Unavailable, null);
                 yield break;
             }
 
             yield return new ResumingEvent(point.ReplyId, point.LastChunkNumber, attempt);
-            await Task.Delay(FirstRetryDelay * Math.Pow(2, attempt - 1), cancellationToken);
+            await Task.Delay(policy.DelayBefore(attempt), cancellationToken);
             source = resume(point, cancellationToken);
         }
     }

@@ -11,14 +11,16 @@ namespace Chat.Cli.Transports;
 /// Our server adds <c>id:</c> and a reply id, so a dropped stream is resumed with
 /// <c>GET /chat/turns/{id}/events</c> and <c>Last-Event-ID</c>.
 /// </summary>
-public sealed class SseTransport(Uri baseUrl, TimeSpan requestTimeout)
+public sealed class SseTransport(Uri baseUrl, TimeSpan requestTimeout, ReconnectPolicy? reconnect = null)
     : HttpChatTransport(Protocols.Sse, baseUrl, requestTimeout)
 {
+    private readonly ReconnectPolicy _reconnect = reconnect ?? ReconnectPolicy.Default;
+
     public override bool SupportsResume => true;
 
     public override IAsyncEnumerable<ChatEvent> SendAsync(string? sessionId, string message, CancellationToken cancellationToken)
     {
-        var reply = new ResumableReply { SessionId = sessionId };
+        var reply = new ResumableReply(_reconnect) { SessionId = sessionId };
         return reply.FollowAsync(
             token => OpenAsync(reply, () =>
             {
@@ -36,7 +38,7 @@ public sealed class SseTransport(Uri baseUrl, TimeSpan requestTimeout)
 
     public override IAsyncEnumerable<ChatEvent> ResumeAsync(ResumePoint resumePoint, CancellationToken cancellationToken)
     {
-        var reply = new ResumableReply { SessionId = resumePoint.SessionId, ReplyId = resumePoint.ReplyId, LastEventId = resumePoint.LastEventId };
+        var reply = new ResumableReply(_reconnect) { SessionId = resumePoint.SessionId, ReplyId = resumePoint.ReplyId, LastEventId = resumePoint.LastEventId };
         return reply.FollowAsync(
             token => OpenAsync(reply, () => ResumeRequest(resumePoint), token),
             (point, token) => OpenAsync(reply, () => ResumeRequest(point), token),

@@ -12,9 +12,10 @@ namespace Chat.Cli.Transports;
 /// a dropped connection is reopened and the reply continued with <c>resume</c> {reply_id, last_chunk_number}.
 /// Session management uses the service's HTTP routes.
 /// </summary>
-public sealed class WebSocketTransport(Uri baseUrl, Uri webSocketUrl, TimeSpan requestTimeout)
+public sealed class WebSocketTransport(Uri baseUrl, Uri webSocketUrl, TimeSpan requestTimeout, ReconnectPolicy? reconnect = null)
     : HttpChatTransport(Protocols.WebSocket, baseUrl, requestTimeout)
 {
+    private readonly ReconnectPolicy _reconnect = reconnect ?? ReconnectPolicy.Default;
     private static readonly TimeSpan CancelDrainTimeout = TimeSpan.FromSeconds(3);
     private readonly SemaphoreSlim _connectLock = new(1, 1);
     private Connection? _connection;
@@ -25,7 +26,7 @@ public sealed class WebSocketTransport(Uri baseUrl, Uri webSocketUrl, TimeSpan r
 
     public override IAsyncEnumerable<ChatEvent> SendAsync(string? sessionId, string message, CancellationToken cancellationToken)
     {
-        var reply = new ResumableReply { SessionId = sessionId };
+        var reply = new ResumableReply(_reconnect) { SessionId = sessionId };
         return reply.FollowAsync(
             token => TurnAsync(reply, new { type = "chat", message, session_id = sessionId }, token),
             (point, token) => TurnAsync(reply, ResumeMessage(point), token),
@@ -36,7 +37,7 @@ public sealed class WebSocketTransport(Uri baseUrl, Uri webSocketUrl, TimeSpan r
 
     public override IAsyncEnumerable<ChatEvent> ResumeAsync(ResumePoint resumePoint, CancellationToken cancellationToken)
     {
-        var reply = new ResumableReply { SessionId = resumePoint.SessionId, ReplyId = resumePoint.ReplyId };
+        var reply = new ResumableReply(_reconnect) { SessionId = resumePoint.SessionId, ReplyId = resumePoint.ReplyId };
         return reply.FollowAsync(
             token => TurnAsync(reply, ResumeMessage(resumePoint), token),
             (point, token) => TurnAsync(reply, ResumeMessage(point), token),

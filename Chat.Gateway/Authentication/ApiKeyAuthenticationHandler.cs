@@ -5,7 +5,6 @@ using System.Text.Encodings.Web;
 using Chat.Gateway.Proxy;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;
-using Microsoft.Net.Http.Headers;
 
 namespace Chat.Gateway.Authentication;
 

@@ -3,6 +3,7 @@ using Chat.Gateway.Proxy;
 using Chat.Gateway.RateLimiting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
+using Yarp.ReverseProxy.Health;
 
 namespace Microsoft.Extensions.Hosting;
 
@@ -28,6 +29,7 @@ public static class GatewayServiceExtensions
             .LoadFromConfig(builder.Configuration.GetSection(ReverseProxySection))
             .AddServiceDiscoveryDestinationResolver()
             .AddTransforms<GatewayTransformProvider>();
+        builder.Services.AddSingleton<IPassiveHealthCheckPolicy, DestinationFailuresHealthPolicy>();
 
         builder.AddGatewayAuthentication();
         builder.AddGatewayCors();

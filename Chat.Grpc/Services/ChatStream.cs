@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Threading.Channels;
 using Chat.Contracts.Llm.V1;
 using Chat.Contracts.Public;
+using Chat.Contracts.Sessions;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 

@@ -3,6 +3,7 @@ using Chat.Llm.Service.Models;
 using Chat.Llm.Service.Sessions;
 using Chat.Llm.Service.Telemetry;
 using Chat.Llm.Service.Turns;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
@@ -15,9 +16,15 @@ namespace Microsoft.Extensions.Hosting;
 public static class LlmServiceExtensions
 {
     /// <summary>Options, Redis, the model provider, the turn machinery, gRPC (with reflection and grpc.health.v1), telemetry.</summary>
-    public static IHostApplicationBuilder AddLlmServices(this IHostApplicationBuilder builder)
+    public static WebApplicationBuilder AddLlmServices(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
+
+        // HTTP/2 only (h2c), as appsettings.json says; also when started from a folder without that file.
+        if (builder.Configuration["Kestrel:EndpointDefaults:Protocols"] is null)
+        {
+            builder.WebHost.ConfigureKestrel(kestrel => kestrel.ConfigureEndpointDefaults(listen => listen.Protocols = HttpProtocols.Http2));
+        }
         services.AddOptions<LlmOptions>()
             .BindConfiguration(LlmOptions.SectionName)
             .PostConfigure<IConfiguration>(ApplyEnvironmentConventions)

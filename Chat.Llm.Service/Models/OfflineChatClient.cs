@@ -12,6 +12,8 @@ namespace Chat.Llm.Service.Models;
 /// </summary>
 public sealed class OfflineChatClient(OfflineModelOptions options) : IChatClient
 {
+    private readonly TokenClock? _clock = options.InterTokenDelayMs > 0 ? new TokenClock(TimeSpan.FromMilliseconds(options.InterTokenDelayMs)) : null;
+
     public const string ProviderName = "offline";
 
     /// <summary>The key under which each update carries the Stopwatch timestamp of its production.</summary>
@@ -52,11 +54,17 @@ public sealed class OfflineChatClient(OfflineModelOptions options) : IChatClient
         var responseId = Guid.NewGuid().ToString("N");
         var modelId = chatOptions?.ModelId ?? options.ModelId;
         await Task.Delay(options.TimeToFirstTokenMs, cancellationToken);
+        var intervalTicks = (long)(options.InterTokenDelayMs * (Stopwatch.Frequency / 1000.0));
+        var firstTokenAt = 0L;
         for (var i = 0; i < tokens.Count; i++)
         {
-            if (i > 0 && options.InterTokenDelayMs > 0)
+            if (i == 0)
             {
-                await Task.Delay(options.InterTokenDelayMs, cancellationToken);
+                firstTokenAt = Stopwatch.GetTimestamp();
+            }
+            else if (_clock is not null)
+            {
+                await _clock.WaitUntilAsync(firstTokenAt + i * intervalTicks, cancellationToken);
             }
 
             cancellationToken.ThrowIfCancellationRequested();
@@ -92,9 +100,7 @@ public sealed class OfflineChatClient(OfflineModelOptions options) : IChatClient
         : serviceKey is null && serviceType.IsInstanceOfType(this) ? this
         : null;
 
-    public void Dispose()
-    {
-    }
+    public void Dispose() => _clock?.Dispose();
 
     /// <summary>The natural reply: which turn this is, what the session began with, and what was just said.</summary>
     internal static string ComposeReply(IReadOnlyList<ChatMessage> conversation)

@@ -26,8 +26,6 @@ public sealed class LlmTelemetry : IDisposable
             "Duration of a whole turn, from acceptance to the stored reply.");
         TimePerOutputToken = _meter.CreateHistogram<double>("gen_ai.server.time_per_output_token", "s",
             "Time per output token after the first.");
-        TokenUsage = _meter.CreateHistogram<long>("gen_ai.client.token.usage", "{token}",
-            "Tokens used per turn, by gen_ai.token.type.");
         Turns = _meter.CreateCounter<long>("chat.llm.turns", "{turn}", "Turns by outcome.");
         ActiveTurns = _meter.CreateUpDownCounter<long>("chat.llm.active_turns", "{turn}", "Turns running on this replica.");
     }
@@ -37,8 +35,6 @@ public sealed class LlmTelemetry : IDisposable
     public Histogram<double> RequestDuration { get; }
 
     public Histogram<double> TimePerOutputToken { get; }
-
-    public Histogram<long> TokenUsage { get; }
 
     public Counter<long> Turns { get; }
 

@@ -39,13 +39,13 @@ public sealed class TurnResumer(IConnectionMultiplexer redis, RedisKeys keys, IO
             foreach (var value in buffered)
             {
                 var turnEvent = TurnEvent.Parser.ParseFrom((byte[])value!);
-                if (turnEvent.Sequence <= last)
+                if (turnEvent.Sequence > last)
                 {
-                    continue;
+                    last = turnEvent.Sequence;
+                    yield return turnEvent;
                 }
 
-                last = turnEvent.Sequence;
-                yield return turnEvent;
+                // The terminal event ends the replay even when the caller already has it: nothing follows it.
                 if (TurnEventBuffer.IsTerminal(turnEvent))
                 {
                     yield break;
@@ -70,13 +70,12 @@ public sealed class TurnResumer(IConnectionMultiplexer redis, RedisKeys keys, IO
 
                 foreach (var turnEvent in TurnEventBuffer.DecodeBatch(batch))
                 {
-                    if (turnEvent.Sequence <= last)
+                    if (turnEvent.Sequence > last)
                     {
-                        continue;
+                        last = turnEvent.Sequence;
+                        yield return turnEvent;
                     }
 
-                    last = turnEvent.Sequence;
-                    yield return turnEvent;
                     if (TurnEventBuffer.IsTerminal(turnEvent))
                     {
                         yield break;

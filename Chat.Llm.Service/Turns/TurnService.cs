@@ -225,8 +225,9 @@ public sealed class TurnService(
                 Options.Resume.BufferTtl, messageAdded, CancellationToken.None);
             messageCount = stored >= 0 ? stored : messageCount;
         }
-        catch (Exception exception) when (exception is RedisException or TimeoutException)
+        catch (Exception exception)
         {
+            // Redis down, or the host stopping: the lock expires on its own (TurnLockTimeout).
             Log.CompleteTurnFailed(logger, exception, run.TurnId);
             failure ??= new TurnError { Code = "UNAVAILABLE", Message = "The conversation store is unavailable; the reply was not saved.", Retryable = true };
             succeeded = false;
@@ -262,7 +263,7 @@ public sealed class TurnService(
             activity?.SetTag("error.type", failure.Code);
         }
 
-        Record(session.Model, succeeded, failure?.Code, firstToken, total, chunks, usage);
+        Record(session.Model, failure?.Code, firstToken, total, chunks);
         run.Events.TryComplete();
         registry.Unregister(run.TurnId);
         run.Cancellation.Dispose();
@@ -270,7 +271,7 @@ public sealed class TurnService(
         await buffer.CompleteAsync();
     }
 
-    private void Record(string modelId, bool succeeded, string? errorCode, TimeSpan? firstToken, TimeSpan total, int chunks, UsageDetails? usage)
+    private void Record(string modelId, string? errorCode, TimeSpan? firstToken, TimeSpan total, int chunks)
     {
         var tags = new TagList { { "gen_ai.provider.name", model.Provider }, { "gen_ai.request.model", modelId } };
         if (errorCode is not null)
@@ -289,11 +290,6 @@ public sealed class TurnService(
             }
         }
 
-        if (succeeded && usage is not null)
-        {
-            telemetry.TokenUsage.Record(usage.InputTokenCount ?? 0, [.. tags, new("gen_ai.token.type", "input")]);
-            telemetry.TokenUsage.Record(usage.OutputTokenCount ?? 0, [.. tags, new("gen_ai.token.type", "output")]);
-        }
     }
 
     private TurnError ToTurnError(Exception exception, string turnId)

@@ -24,6 +24,8 @@ public sealed partial class SseTurnStream : IResult, IEndpointMetadataProvider
 {
     public const string ContentType = "text/event-stream";
 
+    private const string Protocol = "sse";
+
     private static ReadOnlySpan<byte> SessionInfoEvent => "session_info"u8;
     private static ReadOnlySpan<byte> StatusEvent => "status"u8;
     private static ReadOnlySpan<byte> ChunkEvent => "chunk"u8;
@@ -57,6 +59,11 @@ public sealed partial class SseTurnStream : IResult, IEndpointMetadataProvider
         var services = context.RequestServices;
         var logger = services.GetRequiredService<ILogger<SseTurnStream>>();
         var options = services.GetRequiredService<IOptions<SseOptions>>().Value;
+        var telemetry = services.GetRequiredService<TransportTelemetry>();
+        var streamStarted = _startedTimestamp ?? Stopwatch.GetTimestamp();
+        using var activity = TransportTelemetry.StartTurn(Protocol, _accepted, _turnId);
+        var outcome = "client_left";
+        var chunks = 0;
         using var lease = services.GetRequiredService<ConnectionCounter>().Open();
         using var call = _call;
         var cancellationToken = context.RequestAborted;
@@ -75,8 +82,14 @@ public sealed partial class SseTurnStream : IResult, IEndpointMetadataProvider
                 await writer.BeginAsync(cancellationToken);
                 var ended = Render(writer, turnEvent, skip);
                 await writer.EndAsync(cancellationToken);
+                if (turnEvent.KindCase == TurnEvent.KindOneofCase.Delta && ++chunks == 1 && _startedTimestamp is { } requestStarted)
+                {
+                    telemetry.FirstChunk(Protocol, requestStarted);
+                }
+
                 if (ended)
                 {
+                    outcome = turnEvent.KindCase == TurnEvent.KindOneofCase.Completed ? "completed" : "error";
                     return;
                 }
 
@@ -90,17 +103,23 @@ public sealed partial class SseTurnStream : IResult, IEndpointMetadataProvider
             }
 
             // The LLM service ended the stream without completing the turn.
+            outcome = "error";
             await WriteFailureAsync(writer, StatusCode.Unavailable, cancellationToken);
         }
         catch (RpcException exception) when (!cancellationToken.IsCancellationRequested)
         {
             Log.StreamFailed(logger, _turnId, LlmProblems.StatusName(exception.StatusCode));
+            outcome = "error";
             await WriteFailureAsync(writer, exception.StatusCode, cancellationToken);
         }
         catch (Exception exception) when (exception is OperationCanceledException or RpcException or IOException)
         {
             // The client left. The turn runs on (detach): a reconnect with Last-Event-ID picks it up.
             Log.ClientDisconnected(logger, _turnId);
+        }
+        finally
+        {
+            telemetry.TurnEnded(activity, Protocol, outcome, chunks, streamStarted);
         }
     }
 

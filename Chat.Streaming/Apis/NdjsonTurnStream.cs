@@ -26,10 +26,13 @@ public sealed partial class NdjsonTurnStream(AsyncServerStreamingCall<TurnEvent>
 {
     public const string ContentType = "application/x-ndjson";
 
+    private const string Protocol = "ndjson";
+
     public async Task ExecuteAsync(HttpContext context)
     {
         var services = context.RequestServices;
         var logger = services.GetRequiredService<ILogger<NdjsonTurnStream>>();
+        var telemetry = services.GetRequiredService<TransportTelemetry>();
         using var lease = services.GetRequiredService<ConnectionCounter>().Open();
         using var turnCall = call;
         var cancellationToken = context.RequestAborted;
@@ -40,6 +43,8 @@ public sealed partial class NdjsonTurnStream(AsyncServerStreamingCall<TurnEvent>
         var pipe = context.Response.BodyWriter;
         await using var json = new Utf8JsonWriter(pipe, OriginalEvents.WriterOptions);
         var chunks = 0;
+        var outcome = "client_left";
+        using var activity = TransportTelemetry.StartTurn(Protocol, session, turnId);
 
         try
         {
@@ -57,17 +62,26 @@ public sealed partial class NdjsonTurnStream(AsyncServerStreamingCall<TurnEvent>
                 {
                     case TurnEvent.KindOneofCase.Delta:
                         OriginalEvents.WriteChunk(json, turnEvent.Delta.Text, ++chunks, isFinal: false, withTimestamp: true);
-                        break;
+                        EndLine(json, pipe);
+                        await pipe.FlushAsync(cancellationToken);
+                        if (chunks == 1)
+                        {
+                            telemetry.FirstChunk(Protocol, startedTimestamp);
+                        }
+
+                        continue;
                     case TurnEvent.KindOneofCase.Completed:
                         OriginalEvents.WriteChunk(json, "", ++chunks, isFinal: true, withTimestamp: true);
                         EndLine(json, pipe);
                         var elapsed = Stopwatch.GetElapsedTime(startedTimestamp).TotalSeconds;
                         OriginalEvents.WriteComplete(json, turnEvent.Completed, chunks, elapsed, session.SessionId, turnId, withTimestamp: true);
                         Log.StreamCompleted(logger, turnId, chunks, elapsed);
+                        outcome = "completed";
                         break;
                     case TurnEvent.KindOneofCase.Error:
                         OriginalEvents.WriteError(json, turnEvent.Error.Message, session.SessionId, turnEvent.Error.Code, turnEvent.Error.Retryable, withTimestamp: true);
                         Log.StreamFailed(logger, turnId, turnEvent.Error.Code);
+                        outcome = "error";
                         break;
                     default:
                         continue;
@@ -82,18 +96,24 @@ public sealed partial class NdjsonTurnStream(AsyncServerStreamingCall<TurnEvent>
             }
 
             // The LLM service ended the stream without completing the turn.
+            outcome = "error";
             await WriteErrorAsync(json, pipe, StatusCode.Unavailable, session.SessionId, cancellationToken);
         }
         catch (RpcException exception) when (!cancellationToken.IsCancellationRequested)
         {
             // After the stream started, a failure is an error line (the conventions' mapping as code), then the end.
             Log.StreamFailed(logger, turnId, LlmProblems.StatusName(exception.StatusCode));
+            outcome = "error";
             await WriteErrorAsync(json, pipe, exception.StatusCode, session.SessionId, cancellationToken);
         }
         catch (Exception exception) when (exception is OperationCanceledException or RpcException or IOException)
         {
             // The client went away: the gRPC call is cancelled with the request, which stops the model (detach=false).
             Log.ClientDisconnected(logger, turnId);
+        }
+        finally
+        {
+            telemetry.TurnEnded(activity, Protocol, outcome, chunks, startedTimestamp);
         }
     }
 

@@ -18,7 +18,6 @@ public sealed class CliProtocolTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _server = await ScriptedChatServer.StartAsync();
-        ResumableReply.FirstRetryDelay = TimeSpan.FromMilliseconds(20);
     }
 
     public async Task DisposeAsync() => await _server.DisposeAsync();
@@ -80,6 +79,25 @@ public sealed class CliProtocolTests : IAsyncLifetime
         Assert.Contains("echo:\n⟳", result.Out.Replace("\r", ""));
         Assert.Contains(" alpha beta gamma\n", result.Out);
         Assert.Contains("Nothing to resume: the last reply finished.", result.Out);
+    }
+
+    [Theory]
+    [MemberData(nameof(ResumableProtocols))]
+    public async Task Repl_WithoutAutomaticReconnect_ResumeCommandFinishesTheReply(string protocol)
+    {
+        _server.DropNextReplyAfter(2);
+
+        var result = await CliRunner.RunAsync("one two three four\n/resume\n/info\n/quit\n", Args(protocol, "--reconnect-attempts", "0"));
+        var output = result.Out.Replace("\r", "");
+
+        Assert.Equal(ExitCodes.Success, result.ExitCode);
+        var flowed = System.Text.RegularExpressions.Regex.Replace(output, @"\s+", " ");
+        Assert.Matches(@"❌ Connection to \S+ lost \(.+\)\. /resume continues the reply\.", flowed);
+        Assert.Matches(@"ℹ Resuming reply \w+ after chunk 2", output);
+        Assert.Contains("echo: one\n", output);
+        Assert.Contains(" two three four\n", output);
+        Assert.DoesNotContain("echo: one two", output);
+        Assert.Equal(1, _server.ResumeRequests);
     }
 
     [Fact]

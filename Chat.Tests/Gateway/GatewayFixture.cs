@@ -1,7 +1,6 @@
 extern alias gateway;
 
 using System.Net.WebSockets;
-using System.Text;
 using System.Text.Json;
 using Chat.Tests.Infrastructure;
 using Microsoft.AspNetCore.Builder;
@@ -136,6 +135,17 @@ public class GatewayFixture : IAsyncLifetime
         {
             context.Response.ContentType = "text/event-stream";
             for (var i = 1; i <= SseEventCount; i++)
+            {
+                await context.Response.WriteAsync($"data: {{\"n\":{i}}}\n\n", cancellationToken);
+                await context.Response.Body.FlushAsync(cancellationToken);
+                await Task.Delay(SseEventInterval, cancellationToken);
+            }
+        });
+        // Until the client goes away: the gateway has to notice a hang-up.
+        app.MapGet("/chat/endless", async (HttpContext context, CancellationToken cancellationToken) =>
+        {
+            context.Response.ContentType = "text/event-stream";
+            for (var i = 1; !cancellationToken.IsCancellationRequested; i++)
             {
                 await context.Response.WriteAsync($"data: {{\"n\":{i}}}\n\n", cancellationToken);
                 await context.Response.Body.FlushAsync(cancellationToken);

@@ -10,6 +10,7 @@ using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Grpc.Net.Client.Web;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Chat.Tests.Gateway;
 
@@ -43,6 +44,29 @@ public sealed class GatewayStreamingTests(GatewayFixture gateway)
         // Ten events 50 ms apart: a buffering hop would deliver them together at the end.
         var spread = arrivals[^1].At - arrivals[0].At;
         Assert.True(spread >= TimeSpan.FromMilliseconds(300), $"events arrived within {spread.TotalMilliseconds} ms of each other");
+    }
+
+    [Fact]
+    public async Task ClientsHangingUpOnStreams_DoNotTakeTheReplicaOut()
+    {
+        // No draining of the unread rest: a disposed response closes its connection at once, as a leaving browser does.
+        using var client = new HttpClient(new SocketsHttpHandler { MaxResponseDrainSize = 0, ActivityHeadersPropagator = null })
+        {
+            BaseAddress = gateway.Http1Address,
+        };
+        for (var i = 0; i < 12; i++)
+        {
+            using var response = await client.GetAsync("/sse/chat/endless", HttpCompletionOption.ResponseHeadersRead).DefaultTimeout();
+            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync().DefaultTimeout());
+            Assert.StartsWith("data: ", await reader.ReadLineAsync().DefaultTimeout(), StringComparison.Ordinal);
+            // Disposing the response mid-stream aborts it: the gateway sees the client go away.
+        }
+
+        // Let the gateway see the hang-ups (its next writes fail) and report them to the passive health policy.
+        await Task.Delay(500);
+        var lookup = gateway.GatewayServices.GetRequiredService<Yarp.ReverseProxy.IProxyStateLookup>();
+        Assert.True(lookup.TryGetCluster("sse", out var cluster));
+        Assert.All(cluster.Destinations.Values, d => Assert.NotEqual(Yarp.ReverseProxy.Model.DestinationHealth.Unhealthy, d.Health.Passive));
     }
 
     [Fact]

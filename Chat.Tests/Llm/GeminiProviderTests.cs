@@ -192,6 +192,36 @@ public sealed class GeminiProviderTests(GeminiFixture fixture) : IClassFixture<G
     }
 
     [Fact]
+    public async Task Turn_WithABlockedPrompt_CompletesAsContentFilter()
+    {
+        _gemini.Enqueue(FakeGeminiServer.Stream(
+            """{"promptFeedback":{"blockReason":"SAFETY","safetyRatings":[]},"usageMetadata":{"promptTokenCount":4,"totalTokenCount":4},"modelVersion":"gemini-2.0-flash"}"""));
+
+        var events = await _client.RunTurnAsync(new TurnRequest { Message = "blocked prompt" }).DefaultTimeout();
+
+        var completed = events.Completed();
+        Assert.Equal("content_filter", completed.FinishReason);
+        Assert.Equal(0, completed.TotalChunks);
+    }
+
+    [Fact]
+    public async Task Turn_WhenGeminiSendsAnErrorEventMidStream_EndsWithThatError_AndStoresNoHalfReply()
+    {
+        var session = await _client.CreateSessionAsync(new CreateSessionRequest()).ResponseAsync.DefaultTimeout();
+        _gemini.Enqueue(FakeGeminiServer.Stream(
+            FakeGeminiServer.TextEvent("Half a "),
+            """{"error":{"code":503,"message":"The model is overloaded.","status":"UNAVAILABLE"}}"""));
+
+        var events = await _client.RunTurnAsync(session.Id, "go on").DefaultTimeout();
+
+        Assert.Equal("Half a ", events.Text());
+        Assert.Equal("UNAVAILABLE", events[^1].Error.Code);
+        Assert.True(events[^1].Error.Retryable);
+        var history = await _client.GetHistoryAsync(new GetHistoryRequest { SessionId = session.Id }).ResponseAsync.DefaultTimeout();
+        Assert.Equal(["user"], history.Messages.Select(m => m.Role));
+    }
+
+    [Fact]
     public async Task Turn_WhenTheCallerCancelsMidStream_TheGeminiCallIsAborted()
     {
         _gemini.Enqueue(_gemini.Hang("Thinking"));

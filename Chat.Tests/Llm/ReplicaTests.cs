@@ -33,6 +33,20 @@ public sealed class ReplicaTests(RedisFixture redis)
     }
 
     [Fact]
+    public async Task ResumeTurn_AfterTheLastEventOfAFinishedTurn_EndsAtOnceWithNothing()
+    {
+        var prefix = NewPrefix();
+        await using var a = await StartReplicaAsync(prefix, replyTokens: 5);
+        var all = await a.CreateClient().RunTurnAsync(new TurnRequest { Message = "already over" }).DefaultTimeout();
+
+        // A client that saw every event and reconnects must not be held until the silence timeout.
+        var rest = await ResumeAsync(a.CreateClient(), all[0].TurnId, afterSequence: all[^1].Sequence)
+            .WaitAsync(TimeSpan.FromSeconds(5));
+
+        Assert.Empty(rest);
+    }
+
+    [Fact]
     public async Task ResumeTurn_WhileRunning_ReplaysThenFollowsTheLiveTailExactlyOnce()
     {
         var prefix = NewPrefix();

@@ -116,6 +116,22 @@ public sealed class SseResumeTests(HttpTransportFixture fixture)
         Assert.Equal(2, (int)frames[0].Json["chunk_number"]!);
     }
 
+    [Fact]
+    public async Task CancelTurn_StopsARunningTurn_AndItsStreamEndsWithACancelledError()
+    {
+        using var client = (await fixture.PacedSseAsync()).CreateClient();
+        using var started = await client.PostAsJsonAsync("chat/turns", new { message = "never mind" }).DefaultTimeout();
+        var turnId = (await started.ReadJsonObjectAsync()).Str("turn_id");
+
+        using var cancel = await client.DeleteAsync($"chat/turns/{turnId}").DefaultTimeout();
+        var frames = await ReadAllAsync(client, $"chat/turns/{turnId}/events", lastEventId: null);
+
+        Assert.True((bool)(await cancel.ReadJsonObjectAsync())["cancelled"]!);
+        Assert.Equal("error", frames[^1].Event);
+        Assert.Equal("CANCELLED", frames[^1].Json.Str("code"));
+        Assert.NotNull(frames[^1].Id);
+    }
+
     private static IEnumerable<(string? Id, string? Event, string? Data)> Events(List<SseFrame> frames) =>
         frames.Where(f => f.Data is not null).Select(f => (f.Id, f.Event, WithoutTimings(f)));
 

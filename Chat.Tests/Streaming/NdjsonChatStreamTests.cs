@@ -4,7 +4,11 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using System.Diagnostics.Metrics;
 using Chat.Tests.Infrastructure;
+using Chat.Transports.Shared.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.AspNetCore.Http;
 
 namespace Chat.Tests.Streaming;
@@ -104,6 +108,24 @@ public sealed class NdjsonChatStreamTests(HttpTransportFixture fixture)
 
         Assert.Equal(1, (int)open!["streaming_connections"]!);
         Assert.Equal(0, (int)closed!["streaming_connections"]!);
+    }
+
+    [Fact]
+    public async Task ChatStream_RecordsTimeToFirstChunkAndTheOutcome()
+    {
+        await using var host = await TransportHost<streaming::Program>.StartAsync(fixture.PacedLlm.Address, "streaming-metrics");
+        var meters = host.Services.GetRequiredService<IMeterFactory>();
+        using var firstChunk = new MetricCollector<double>(meters, TransportTelemetry.Name, "chat.stream.time_to_first_chunk");
+        using var streams = new MetricCollector<long>(meters, TransportTelemetry.Name, "chat.stream.count");
+        using var client = host.CreateClient();
+
+        await StreamAsync(client, "measure me", sessionId: null);
+
+        var measured = Assert.Single(firstChunk.GetMeasurementSnapshot());
+        Assert.InRange(measured.Value, HttpTransportFixture.PacedTimeToFirstTokenMs / 1000.0 * 0.8, 5);
+        Assert.Equal("ndjson", measured.Tags["chat.protocol"]);
+        var counted = Assert.Single(streams.GetMeasurementSnapshot());
+        Assert.Equal("completed", counted.Tags["chat.outcome"]);
     }
 
     [Fact]

@@ -101,6 +101,49 @@ public sealed partial class AppHostLifetimeTests
     }
 
     [Fact]
+    public async Task Start_WithAnUnknownRedisServer_FailsWithTheChoices()
+    {
+        var appHost = DistributedApplicationTestingBuilder.Create(options => options.Configuration["Redis:Server"] = "memcached");
+        appHost.Builder.AddRedis("redis");
+        await using var app = await appHost.BuildAsync().DefaultTimeout();
+
+        var error = await Assert.ThrowsAsync<DistributedApplicationException>(() => app.StartAsync()).DefaultTimeout();
+
+        Assert.Equal("Redis:Server is 'memcached': expected auto, redis-server or garnet.", error.Message);
+    }
+
+    [Fact]
+    public async Task Environment_ReachesTheProcessWhole_ButSnapshotsHideSecrets()
+    {
+        var appHost = DistributedApplicationTestingBuilder.Create();
+        appHost.Builder.AddExecutable("printer", "/bin/sh", Path.GetTempPath(), "-c", "echo \"key=$GEMINI_API_KEY\"; exec sleep 30")
+            .WithEnvironment("GEMINI_API_KEY", "sk-not-for-logs")
+            .WithEnvironment("Llm__Offline__InterTokenDelayMs", "5")
+            .WithEnvironment("ConnectionStrings__cache", "cache:6379,password=hunter2,ssl=true");
+        await using var app = await appHost.BuildAsync().DefaultTimeout();
+        await app.StartAsync().DefaultTimeout();
+        var firstLine = await FirstConsoleLineAsync(app, "printer-0").DefaultTimeout();
+
+        var environment = app.GetResourceSnapshots("printer").Single().Environment;
+        Assert.Equal("***", environment["GEMINI_API_KEY"]);
+        Assert.Equal("5", environment["Llm__Offline__InterTokenDelayMs"]);
+        Assert.Equal("cache:6379,password=***,ssl=true", environment["ConnectionStrings__cache"]);
+        Assert.Equal("printer", environment["OTEL_SERVICE_NAME"]);
+        Assert.Equal("key=sk-not-for-logs", firstLine);
+    }
+
+    private static async Task<string> FirstConsoleLineAsync(DistributedApplication app, string replica)
+    {
+        using var cancellation = new CancellationTokenSource(Infrastructure.TaskExtensions.DefaultTimeoutSpan);
+        await foreach (var line in app.Resources.WatchConsoleLogs(replica, 0, cancellation.Token))
+        {
+            return line.Text;
+        }
+
+        throw new InvalidOperationException("no console output");
+    }
+
+    [Fact]
     public async Task Replicas_FromTheCommandLineAndConfiguration_OverrideProgramCs()
     {
         var appHost = await DistributedApplicationTestingBuilder.CreateAsync<apphost::Program>(

@@ -102,6 +102,13 @@ public sealed class WebSocketHygieneTests(BidiFixture fixture)
         });
         var registry = host.Services.GetRequiredService<ConnectionRegistry>();
         await using var client = await host.ConnectAsync();
+        // The server registers the socket just after the upgrade completes, which can be after the client returns.
+        var registered = DateTime.UtcNow.AddSeconds(5);
+        while (registry.Count == 0 && DateTime.UtcNow < registered)
+        {
+            await Task.Delay(20);
+        }
+
         Assert.Equal(1, registry.Count);
 
         // A client that never reads never answers the server's pings (pongs are sent while receiving).

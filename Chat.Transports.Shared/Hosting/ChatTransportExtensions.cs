@@ -10,6 +10,8 @@ using Microsoft.AspNetCore.OpenApi;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
 
 namespace Microsoft.Extensions.Hosting;
 
@@ -30,6 +32,10 @@ public static class ChatTransportExtensions
         services.AddSingleton(descriptor);
         services.AddSingleton<ConnectionCounter>();
         services.AddSingleton<TransportRuntime>();
+        services.AddSingleton<TransportTelemetry>();
+        services.AddOpenTelemetry()
+            .WithTracing(tracing => tracing.AddSource(TransportTelemetry.Name))
+            .WithMetrics(metrics => metrics.AddMeter(TransportTelemetry.Name));
         services.AddOptions<TransportOptions>()
             .BindConfiguration(TransportOptions.SectionName)
             .ValidateDataAnnotations()

@@ -2,6 +2,7 @@ using System.Net.WebSockets;
 using System.Text.Json;
 using System.Threading.Channels;
 using Chat.Contracts.Llm.V1;
+using Chat.Contracts.Sessions;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 

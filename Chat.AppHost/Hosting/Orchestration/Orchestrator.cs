@@ -81,7 +81,7 @@ internal sealed partial class Orchestrator(ApplicationModel model, IHostEnvironm
                 }
 
                 var env = ReplicaEnvironment.Build(resource, index, topology, model.Otlp, environment);
-                replica.SetEnvironment(ReplicaEnvironment.Redact(env));
+                replica.SetEnvironment(ReplicaEnvironment.Redact(resource, env));
                 replicas.Add(replica);
                 supervisors.Add(new ReplicaSupervisor(replica, topology.LaunchOf(resource), env,
                     () => topology.ProbeOf(resource, index), model.Settings, _logger));
@@ -147,9 +147,6 @@ internal sealed partial class Orchestrator(ApplicationModel model, IHostEnvironm
     public string? GetConnectionString(string resourceName) =>
         model.Resources.OfType<RedisResource>().Any(r => string.Equals(r.Name, resourceName, StringComparison.OrdinalIgnoreCase))
             ? _redisConnectionString : null;
-
-    public IReadOnlyList<Replica> ReplicasOf(string resourceName) =>
-        _replicas.GetValueOrDefault(resourceName) ?? throw new ArgumentException($"No resource named '{resourceName}'. Resources: {string.Join(", ", _replicas.Keys)}.", nameof(resourceName));
 
     private async Task StartGraphAsync(CancellationToken stopping)
     {

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Chat.Hosting.Publishing;
 using Microsoft.Extensions.Hosting;
 
 namespace Chat.Hosting.Orchestration;
@@ -23,14 +24,17 @@ internal static partial class ReplicaEnvironment
             }
         }
 
-        if (resource is not ProjectResource)
+        if (resource is RedisResource)
         {
             return env;
         }
 
         var own = topology.EndpointsOf(resource, index);
         var urls = resource.Endpoints.Where(e => e.UrlEnvironmentVariable is null).Select(e => own[e.Name].ToString().TrimEnd('/')).ToList();
-        env["ASPNETCORE_URLS"] = string.Join(';', urls);
+        if (urls.Count > 0)
+        {
+            env["ASPNETCORE_URLS"] = string.Join(';', urls);
+        }
         foreach (var endpoint in resource.Endpoints.Where(e => e.UrlEnvironmentVariable is not null))
         {
             env[endpoint.UrlEnvironmentVariable!] = own[endpoint.Name].ToString().TrimEnd('/');
@@ -91,17 +95,16 @@ internal static partial class ReplicaEnvironment
         || name.StartsWith("Kestrel__", StringComparison.OrdinalIgnoreCase)
         || name is "ASPNETCORE_URLS" or "HTTP_PORTS" or "HTTPS_PORTS" or "ASPNETCORE_HTTP_PORTS" or "ASPNETCORE_HTTPS_PORTS" or "GATEWAY_HTTP2_URL";
 
-    public static Dictionary<string, string> Redact(Dictionary<string, string?> env) =>
-        env.Where(pair => pair.Value is not null).ToDictionary(pair => pair.Key, pair => IsSecret(pair.Key)
-            ? "***"
-            : PasswordInConnectionString().Replace(pair.Value!, "password=***"));
-
-    /// <summary>GEMINI_API_KEY, Llm__Gemini__ApiKey, REDIS_PASSWORD… (but not Llm__Offline__InterTokenDelayMs).</summary>
-    private static bool IsSecret(string name) =>
-        SecretName().IsMatch(name);
-
-    [GeneratedRegex("(^|_)(API_?KEY|KEY|SECRET|PASSWORD|TOKEN)$|(ApiKey|Secret|Password|Token)$", RegexOptions.IgnoreCase)]
-    private static partial Regex SecretName();
+    /// <summary>
+    /// The environment as snapshots show it (dashboard, tests): declared secrets and secret-looking names
+    /// (GEMINI_API_KEY, Gateway__ApiKeys__alice__Key; not Llm__Offline__InterTokenDelayMs) as ***, and password= in
+    /// connection strings masked. One definition of "secret" with the publisher (PublishingAnnotations.IsSecret).
+    /// </summary>
+    public static Dictionary<string, string> Redact(Resource resource, Dictionary<string, string?> env) =>
+        env.Where(pair => pair.Value is not null).ToDictionary(pair => pair.Key, pair =>
+            PublishingAnnotations.IsSecret(resource, pair.Key, value: null)
+                ? "***"
+                : PasswordInConnectionString().Replace(pair.Value!, "password=***"));
 
     [GeneratedRegex("password=[^,]*", RegexOptions.IgnoreCase)]
     private static partial Regex PasswordInConnectionString();

@@ -25,6 +25,7 @@ internal sealed class Topology(Dictionary<(Resource, int), Dictionary<string, IP
     {
         ProjectResource project => new ProcessLaunch(DotnetHost.Path, [project.Project.OutputAssembly()], project.Project.OutputDirectory()),
         RedisResource => redisPlans[resource].Launch,
+        ExecutableResource executable => new ProcessLaunch(executable.Command, executable.Args, executable.WorkingDirectory),
         _ => null,
     };
 
