@@ -13,6 +13,7 @@ app.UseGatewayAuthentication();
 
 app.MapDefaultEndpoints();
 app.MapGatewayIndex();
+app.MapWebChatPage();
 app.MapGatewayProxy();
 
 app.Run();

@@ -134,19 +134,51 @@ public sealed class ChatGrpcService(
     public override async Task Chat(IAsyncStreamReader<ChatRequest> requestStream, IServerStreamWriter<ChatResponse> responseStream, ServerCallContext context)
     {
         using var activity = ActivitySource.StartActivity("chat.stream");
-        var stream = new ChatStream(
-            requestStream,
-            responseStream,
-            context,
-            llm,
-            options.Value,
-            logger,
-            Principal(context),
-            ServiceInstance.Describe(configuration, environment.ApplicationName),
-            detach: string.Equals(context.RequestHeaders.GetValue(ResumableHeader), "true", StringComparison.OrdinalIgnoreCase));
+        var stream = CreateStream(responseStream, context, attachOnMessage: true);
         activity?.SetTag("chat.stream.id", stream.StreamId);
-        await stream.RunAsync();
+        await stream.RunAsync(requestStream);
     }
+
+    /// <summary>One MESSAGE of Chat as a server stream (gRPC-Web from a browser cannot stream requests).</summary>
+    public override async Task SendMessage(ChatRequest request, IServerStreamWriter<ChatResponse> responseStream, ServerCallContext context)
+    {
+        if (request.Type != ChatRequest.Types.MessageType.Message)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, "SendMessage takes a MESSAGE"));
+        }
+
+        ValidateSessionId(request.SessionId);
+        using var activity = ActivitySource.StartActivity("chat.send_message");
+        // No session updates here: this call is one reply; WatchSession is the listening half.
+        var stream = CreateStream(responseStream, context, attachOnMessage: false);
+        activity?.SetTag("chat.stream.id", stream.StreamId);
+        await stream.RunOneAsync(request);
+    }
+
+    /// <summary>The SESSION_UPDATEs of Chat for one session, until the caller goes away.</summary>
+    public override async Task WatchSession(SessionInfoRequest request, IServerStreamWriter<ChatResponse> responseStream, ServerCallContext context)
+    {
+        ValidateSessionId(request.SessionId);
+        // The watch itself takes NOT_FOUND as "nothing to listen to" and stays quiet; a caller asking is told.
+        await llm.GetSessionAsync(
+            new GetSessionRequest { SessionId = request.SessionId, Principal = Principal(context) },
+            cancellationToken: context.CancellationToken);
+        using var activity = ActivitySource.StartActivity("chat.watch_session");
+        var stream = CreateStream(responseStream, context, attachOnMessage: false);
+        activity?.SetTag("chat.stream.id", stream.StreamId);
+        await stream.RunWatchAsync(request.SessionId);
+    }
+
+    private ChatStream CreateStream(IServerStreamWriter<ChatResponse> responseStream, ServerCallContext context, bool attachOnMessage) => new(
+        responseStream,
+        context,
+        llm,
+        options.Value,
+        logger,
+        Principal(context),
+        ServiceInstance.Describe(configuration, environment.ApplicationName),
+        detach: string.Equals(context.RequestHeaders.GetValue(ResumableHeader), "true", StringComparison.OrdinalIgnoreCase),
+        attachOnMessage);
 
     internal static string Principal(ServerCallContext context) => context.RequestHeaders.GetValue(PrincipalHeader) ?? "";
 

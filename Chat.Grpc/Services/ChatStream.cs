@@ -9,17 +9,19 @@ using Grpc.Core;
 namespace Chat.Grpc.Services;
 
 /// <summary>
-/// One bidirectional Chat call. Requests are read in order; replies stream in the background (so PING, TYPING and
-/// CANCEL get through while a reply runs); responses from every producer go through one bounded queue and one writer
-/// (a gRPC stream allows one write at a time). A request naming a session attaches the stream to it: typing and
+/// One Chat call: the bidirectional Chat, or one of its server-streaming halves for gRPC-Web (SendMessage: one
+/// request; WatchSession: updates only), which share everything below but the source of requests. Requests are
+/// read in order; replies stream in the background (so PING, TYPING and CANCEL get through while a reply runs);
+/// responses from every producer go through one bounded queue and one writer (a gRPC stream allows one write at a
+/// time). A request naming a session attaches the stream to it: typing and
 /// message updates of that session from every replica arrive as SESSION_UPDATE.
 /// </summary>
 internal sealed partial class ChatStream
 {
     private const string GeneratingStatus = "Generating response...";
+    private const string WatchingStatus = "Watching session";
     private const string SessionNotFound = "Session not found";
 
-    private readonly IAsyncStreamReader<ChatRequest> _requests;
     private readonly IServerStreamWriter<ChatResponse> _responses;
     private readonly ServerCallContext _context;
     private readonly LlmService.LlmServiceClient _llm;
@@ -27,6 +29,7 @@ internal sealed partial class ChatStream
     private readonly string _principal;
     private readonly string _origin;
     private readonly bool _detach;
+    private readonly bool _attachOnMessage;
     private readonly Channel<ChatResponse> _outgoing;
     private readonly CancellationTokenSource _endCall;
     private readonly Lock _gate = new();
@@ -39,7 +42,6 @@ internal sealed partial class ChatStream
     private Status? _terminalStatus;
 
     public ChatStream(
-        IAsyncStreamReader<ChatRequest> requests,
         IServerStreamWriter<ChatResponse> responses,
         ServerCallContext context,
         LlmService.LlmServiceClient llm,
@@ -47,9 +49,9 @@ internal sealed partial class ChatStream
         ILogger logger,
         string principal,
         string origin,
-        bool detach)
+        bool detach,
+        bool attachOnMessage = true)
     {
-        _requests = requests;
         _responses = responses;
         _context = context;
         _llm = llm;
@@ -57,6 +59,7 @@ internal sealed partial class ChatStream
         _principal = principal;
         _origin = origin;
         _detach = detach;
+        _attachOnMessage = attachOnMessage;
         _endCall = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
         _outgoing = Channel.CreateBounded<ChatResponse>(new BoundedChannelOptions(options.OutgoingQueueCapacity)
         {
@@ -69,22 +72,48 @@ internal sealed partial class ChatStream
 
     private CancellationToken CallToken => _context.CancellationToken;
 
-    public async Task RunAsync()
+    /// <summary>The bidi Chat: every request the client sends, in order.</summary>
+    public Task RunAsync(IAsyncStreamReader<ChatRequest> requests) => RunAsync(async () =>
+    {
+        try
+        {
+            await foreach (var request in requests.ReadAllAsync(_endCall.Token))
+            {
+                await HandleAsync(request);
+            }
+        }
+        catch (OperationCanceledException) when (_endCall.IsCancellationRequested && !CallToken.IsCancellationRequested)
+        {
+            // Ended by us ("Session not found", as the original), not by the client.
+        }
+    });
+
+    /// <summary>SendMessage: one request (a MESSAGE), its reply, then the end of the call.</summary>
+    public Task RunOneAsync(ChatRequest request) => RunAsync(() => HandleAsync(request));
+
+    /// <summary>WatchSession: the session's updates until the caller goes away.</summary>
+    public Task RunWatchAsync(string sessionId) => RunAsync(async () =>
+    {
+        await WatchSessionAsync(sessionId);
+        // A first message once subscribed: the caller knows from here on no update is missed, and every proxy on
+        // the way (gRPC-Web over HTTP/1.1 through YARP) has flushed the response.
+        await SendAsync(new ChatResponse { Type = ChatResponse.Types.ResponseType.Status, SessionId = sessionId, StatusMessage = WatchingStatus });
+        try
+        {
+            await Task.Delay(Timeout.Infinite, CallToken);
+        }
+        catch (OperationCanceledException)
+        {
+            // The caller left: the only way a watch ends.
+        }
+    });
+
+    private async Task RunAsync(Func<Task> readRequests)
     {
         var writer = WriteLoopAsync();
         try
         {
-            try
-            {
-                await foreach (var request in _requests.ReadAllAsync(_endCall.Token))
-                {
-                    await HandleAsync(request);
-                }
-            }
-            catch (OperationCanceledException) when (_endCall.IsCancellationRequested && !CallToken.IsCancellationRequested)
-            {
-                // Ended by us ("Session not found", as the original), not by the client.
-            }
+            await readRequests();
 
             // The client finished sending (the original client sends one request, then reads to RESPONSE_COMPLETE):
             // let the replies in flight finish, then end the call.
@@ -249,7 +278,7 @@ internal sealed partial class ChatStream
                     case TurnEvent.KindOneofCase.Accepted:
                         sessionId = turnEvent.Accepted.SessionId;
                         Volatile.Write(ref _currentReplyId, replyId);
-                        if (Volatile.Read(ref _sessionId) != sessionId)
+                        if (_attachOnMessage && Volatile.Read(ref _sessionId) != sessionId)
                         {
                             _ = WatchSessionAsync(sessionId);
                         }

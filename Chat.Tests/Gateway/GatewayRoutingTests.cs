@@ -181,7 +181,7 @@ public sealed class GatewayRoutingTests(GatewayFixture gateway)
     }
 
     [Fact]
-    public async Task Index_ForBrowsers_IsHtml()
+    public async Task Index_ForBrowsers_IsTheWebChatPage_WithItsModules()
     {
         using var client = gateway.CreateClient();
         using var request = new HttpRequestMessage(HttpMethod.Get, "/");
@@ -192,7 +192,12 @@ public sealed class GatewayRoutingTests(GatewayFixture gateway)
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
         var html = await response.Content.ReadAsStringAsync().DefaultTimeout();
-        Assert.Contains($"href=\"{gateway.Http1Address}streaming/demo\"", html, StringComparison.Ordinal);
+        Assert.Contains("<script type=\"module\" src=\"/web/app.js\"></script>", html, StringComparison.Ordinal);
+
+        using var module = await client.GetAsync("/web/protobuf.js").DefaultTimeout();
+        Assert.Equal(HttpStatusCode.OK, module.StatusCode);
+        Assert.Equal("text/javascript", module.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("export function encodeChatRequest", await module.Content.ReadAsStringAsync().DefaultTimeout(), StringComparison.Ordinal);
     }
 
     [Fact]
