@@ -396,7 +396,7 @@ public sealed partial class ChatConnection
                         chunks = turnEvent.Delta.Index;
                         if (turnEvent.Delta.Index > afterChunk)
                         {
-                            Send(new ChunkMessage(turnEvent.Delta.Text, turnEvent.Delta.Index, false, sessionId ?? "", replyId));
+                            Send(new ChunkMessage(turnEvent.Delta.Text, turnEvent.Delta.Index, false, sessionId ?? "", replyId) { EmittedAt = turnEvent.Delta.EmittedAtTicks });
                         }
 
                         break;

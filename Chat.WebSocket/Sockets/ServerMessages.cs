@@ -44,7 +44,11 @@ public sealed record ResponseStartMessage(string SessionId, int TotalLength, str
 }
 
 /// <summary>A model delta as it arrives; <c>is_final</c> is false on every chunk: <c>response_complete</c> ends a reply.</summary>
-public sealed record ChunkMessage(string Text, int ChunkNumber, bool IsFinal, string SessionId, string ReplyId) : ServerMessage("chunk");
+public sealed record ChunkMessage(string Text, int ChunkNumber, bool IsFinal, string SessionId, string ReplyId) : ServerMessage("chunk")
+{
+    /// <summary>Addition: the model's emit time in Stopwatch ticks (machine-wide monotonic), for per-token lag.</summary>
+    public long? EmittedAt { get; init; }
+}
 
 public sealed record ResponseCompleteMessage(
     int TotalChunks,
