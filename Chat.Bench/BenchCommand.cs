@@ -11,6 +11,11 @@ public static class BenchCommand
     public static async Task<int> RunAsync(BenchOptions options, CancellationToken cancellationToken)
     {
         var startedAt = DateTimeOffset.UtcNow;
+        if (Console.IsOutputRedirected)
+        {
+            AnsiConsole.Profile.Width = 200; // tables stay readable in CI logs and files
+        }
+
         var loadAtStart = LoadAverage();
         AnsiConsole.MarkupLine(Markup.Escape($"Chat.Bench: {options.Tokens} tokens × {options.IntervalMs} ms, {options.Streams} streams, load avg {loadAtStart:F1} on {Environment.ProcessorCount} cores"));
         await using var system = options.GatewayUrl is { } url

@@ -49,6 +49,7 @@ public sealed record BenchOptions
                 "--smoke" => options with
                 {
                     Smoke = true, Streams = 10, Tokens = 10, IntervalMs = 20, SingleClientTurns = 3,
+                    Duration = TimeSpan.FromSeconds(3), IdleStreams = 20,
                 },
                 "--url" => options with { GatewayUrl = new Uri(Next()) },
                 "--grpc-url" => options with { GatewayHttp2Url = new Uri(Next()) },

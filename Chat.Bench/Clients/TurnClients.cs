@@ -192,15 +192,20 @@ public sealed class WebSocketClient(Uri wsUrl) : ITurnClient
     }
 }
 
-/// <summary>Public gRPC chat.ChatService/Chat: a bidi call per turn on a shared h2c channel.</summary>
+/// <summary>
+/// Public gRPC chat.ChatService: CreateSession (the protocol has no implicit session, as the original), then a
+/// Chat bidi call per turn on a shared h2c channel. The CreateSession round trip is part of this arm's TTFT.
+/// </summary>
 public sealed class PublicGrpcClient(GrpcChannel channel) : ITurnClient
 {
     private readonly ChatService.ChatServiceClient _client = new(channel);
 
     public async Task RunTurnAsync(TurnObservation turn, CancellationToken cancellationToken)
     {
+        var session = await _client.CreateSessionAsync(new Chat.Contracts.Public.CreateSessionRequest(), cancellationToken: cancellationToken);
         using var call = _client.Chat(cancellationToken: cancellationToken);
-        await call.RequestStream.WriteAsync(new ChatRequest { Type = ChatRequest.Types.MessageType.Message, Message = Prompt.Text }, cancellationToken);
+        await call.RequestStream.WriteAsync(
+            new ChatRequest { Type = ChatRequest.Types.MessageType.Message, SessionId = session.SessionId, Message = Prompt.Text }, cancellationToken);
         await foreach (var response in call.ResponseStream.ReadAllAsync(cancellationToken))
         {
             turn.WireBytes += response.CalculateSize();
