@@ -1,10 +1,15 @@
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
+using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using Chat.Bench;
 
 // Chat.Bench: the chain benchmark (docs/performance.md), or `micro` for the BenchmarkDotNet formatter benchmarks.
 if (args is ["micro", .. var benchmarkArgs])
 {
-    BenchmarkSwitcher.FromAssembly(typeof(BenchCommand).Assembly).Run(benchmarkArgs);
+    // In-process: no generated project to build, which on a shared 2-core box costs minutes.
+    var config = DefaultConfig.Instance.AddJob(Job.ShortRun.WithToolchain(InProcessEmitToolchain.Instance));
+    BenchmarkSwitcher.FromAssembly(typeof(BenchCommand).Assembly).Run(benchmarkArgs, config);
     return 0;
 }
 

@@ -18,7 +18,6 @@ namespace Chat.Bench.Micro;
 /// Chat.Bench -- micro --filter '*Formatter*'. Target: 0 B allocated per token in the formatters.
 /// </summary>
 [MemoryDiagnoser]
-[ShortRunJob]
 public class FormatterBenchmarks
 {
     private readonly byte[] _deltaBytes = new TurnEvent
