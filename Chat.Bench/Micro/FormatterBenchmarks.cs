@@ -84,11 +84,19 @@ public class FormatterBenchmarks
         return length;
     }
 
-    [Benchmark(Description = "WebSocket chunk frame (Chat.WebSocket)")]
+    [Benchmark(Description = "WebSocket chunk frame, record (ChunkMessage.ToUtf8Json)")]
     public int WebSocketFrame() => new ChunkMessage(_delta.Delta.Text, _delta.Delta.Index, false, "5b2b…", _delta.TurnId)
     {
         EmittedAt = _delta.Delta.EmittedAtTicks,
     }.ToUtf8Json().Length;
+
+    [Benchmark(Description = "WebSocket chunk frame, pooled (ChunkFrame.Rent)")]
+    public int WebSocketPooledFrame()
+    {
+        var frame = websocket::Chat.WebSocket.Sockets.ChunkFrame.Rent(_delta.Delta.Text, _delta.Delta.Index, "5b2b…", _delta.TurnId, _delta.Delta.EmittedAtTicks);
+        frame.Release();
+        return frame.Length;
+    }
 
     [Benchmark(Description = "public gRPC ChatResponse CHUNK (Chat.Grpc)")]
     public int GrpcChunk() => new Chat.Contracts.Public.ChatResponse
