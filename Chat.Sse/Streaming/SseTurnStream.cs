@@ -141,7 +141,7 @@ public sealed partial class SseTurnStream : IResult, IEndpointMetadataProvider
                 return false;
 
             case TurnEvent.KindOneofCase.Delta:
-                OriginalEvents.WriteChunk(writer.BeginFrame(ChunkEvent, sequence, 0), turnEvent.Delta.Text, turnEvent.Delta.Index, isFinal: false, withTimestamp: false);
+                OriginalEvents.WriteChunk(writer.BeginFrame(ChunkEvent, sequence, 0), turnEvent.Delta.Text, turnEvent.Delta.Index, isFinal: false, withTimestamp: false, turnEvent.Delta.EmittedAtTicks);
                 writer.EndFrame();
                 return false;
 

@@ -61,7 +61,7 @@ public sealed partial class NdjsonTurnStream(AsyncServerStreamingCall<TurnEvent>
                 switch (turnEvent.KindCase)
                 {
                     case TurnEvent.KindOneofCase.Delta:
-                        OriginalEvents.WriteChunk(json, turnEvent.Delta.Text, ++chunks, isFinal: false, withTimestamp: true);
+                        OriginalEvents.WriteChunk(json, turnEvent.Delta.Text, ++chunks, isFinal: false, withTimestamp: true, turnEvent.Delta.EmittedAtTicks);
                         EndLine(json, pipe);
                         await pipe.FlushAsync(cancellationToken);
                         if (chunks == 1)

@@ -51,6 +51,7 @@ public static class OriginalEvents
     private static readonly JsonEncodedText ModelSeconds = JsonEncodedText.Encode("model_seconds");
     private static readonly JsonEncodedText Code = JsonEncodedText.Encode("code");
     private static readonly JsonEncodedText Retryable = JsonEncodedText.Encode("retryable");
+    private static readonly JsonEncodedText EmittedAt = JsonEncodedText.Encode("emitted_at");
 
     /// <summary><c>{type:"session_info", session_id, model, timestamp?}</c> + is_new_session, turn_id, provider.</summary>
     public static void WriteSessionInfo(Utf8JsonWriter writer, TurnAccepted accepted, string turnId, bool withTimestamp)
@@ -82,8 +83,12 @@ public static class OriginalEvents
         writer.WriteEndObject();
     }
 
-    /// <summary><c>{type:"chunk", text, chunk_number, is_final, timestamp?}</c>.</summary>
-    public static void WriteChunk(Utf8JsonWriter writer, string text, int chunkNumber, bool isFinal, bool withTimestamp)
+    /// <summary>
+    /// <c>{type:"chunk", text, chunk_number, is_final, timestamp?}</c> + <c>emitted_at</c>: the model's emit time in
+    /// Stopwatch ticks (machine-wide monotonic on Linux), so a client on the same machine measures per-token lag as
+    /// receive ticks − emitted ticks (Chat.Bench). Left out when 0 (the synthetic final chunk).
+    /// </summary>
+    public static void WriteChunk(Utf8JsonWriter writer, string text, int chunkNumber, bool isFinal, bool withTimestamp, long emittedAtTicks = 0)
     {
         writer.WriteStartObject();
         writer.WriteString(Type, Chunk);
@@ -91,6 +96,11 @@ public static class OriginalEvents
         writer.WriteNumber(ChunkNumber, chunkNumber);
         writer.WriteBoolean(IsFinal, isFinal);
         WriteTimestamp(writer, withTimestamp);
+        if (emittedAtTicks != 0)
+        {
+            writer.WriteNumber(EmittedAt, emittedAtTicks);
+        }
+
         writer.WriteEndObject();
     }
 

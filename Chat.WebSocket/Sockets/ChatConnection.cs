@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net.WebSockets;
 using System.Text.Json;
 using System.Threading.Channels;
@@ -27,7 +28,7 @@ public sealed partial class ChatConnection
     private readonly ILogger _logger;
     private readonly string _principal;
     private readonly string _origin;
-    private readonly Channel<byte[]> _outgoing;
+    private readonly Channel<OutgoingFrame> _outgoing;
     private readonly CancellationTokenSource _lifetime = new();
     private readonly Lock _gate = new();
 
@@ -56,7 +57,7 @@ public sealed partial class ChatConnection
         _logger = logger;
         _principal = principal;
         _origin = origin;
-        _outgoing = Channel.CreateBounded<byte[]>(new BoundedChannelOptions(options.OutgoingQueueCapacity)
+        _outgoing = Channel.CreateBounded<OutgoingFrame>(new BoundedChannelOptions(options.OutgoingQueueCapacity)
         {
             SingleReader = true,
             FullMode = BoundedChannelFullMode.Wait,
@@ -163,7 +164,14 @@ public sealed partial class ChatConnection
             {
                 while (!Closing && _outgoing.Reader.TryRead(out var frame))
                 {
-                    await _socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+                    try
+                    {
+                        await _socket.SendAsync(frame.Buffer.AsMemory(0, frame.Length), WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+                    }
+                    finally
+                    {
+                        frame.Release();
+                    }
                 }
 
                 if (Closing)
@@ -192,8 +200,29 @@ public sealed partial class ChatConnection
             return;
         }
 
-        if (!_outgoing.Writer.TryWrite(message.ToUtf8Json()) && !Closing)
+        var json = message.ToUtf8Json();
+        Enqueue(new OutgoingFrame(json, json.Length, Pooled: false));
+    }
+
+    /// <summary>
+    /// A model delta, the per-token path: written by <see cref="ChunkFrame"/> into a pooled buffer (returned once sent)
+    /// instead of a record serialized into a new array, so a token costs no allocation here.
+    /// </summary>
+    private void SendChunk(string text, int chunkNumber, string sessionId, string? replyId, long emittedAtTicks)
+    {
+        if (Closing)
         {
+            return;
+        }
+
+        Enqueue(ChunkFrame.Rent(text, chunkNumber, sessionId, replyId, emittedAtTicks));
+    }
+
+    private void Enqueue(OutgoingFrame frame)
+    {
+        if (!_outgoing.Writer.TryWrite(frame) && !Closing)
+        {
+            frame.Release();
             _telemetry.SlowReaderDisconnected();
             Log.SlowReader(_logger, ConnectionId, _options.OutgoingQueueCapacity);
             RequestClose(WebSocketCloseStatus.PolicyViolation, "Client is not reading fast enough");
@@ -397,7 +426,7 @@ public sealed partial class ChatConnection
                         chunks = turnEvent.Delta.Index;
                         if (turnEvent.Delta.Index > afterChunk)
                         {
-                            Send(new ChunkMessage(turnEvent.Delta.Text, turnEvent.Delta.Index, false, sessionId ?? "", replyId));
+                            SendChunk(turnEvent.Delta.Text, turnEvent.Delta.Index, sessionId ?? "", replyId, turnEvent.Delta.EmittedAtTicks);
                         }
 
                         break;

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -44,7 +45,11 @@ public sealed record ResponseStartMessage(string SessionId, int TotalLength, str
 }
 
 /// <summary>A model delta as it arrives; <c>is_final</c> is false on every chunk: <c>response_complete</c> ends a reply.</summary>
-public sealed record ChunkMessage(string Text, int ChunkNumber, bool IsFinal, string SessionId, string ReplyId) : ServerMessage("chunk");
+public sealed record ChunkMessage(string Text, int ChunkNumber, bool IsFinal, string SessionId, string ReplyId) : ServerMessage("chunk")
+{
+    /// <summary>Addition: the model's emit time in Stopwatch ticks (machine-wide monotonic), for per-token lag.</summary>
+    public long? EmittedAt { get; init; }
+}
 
 public sealed record ResponseCompleteMessage(
     int TotalChunks,
@@ -79,4 +84,77 @@ public sealed record ErrorMessage(string Message) : ServerMessage("error")
     public string? SessionId { get; init; }
     public string? ReplyId { get; init; }
     public bool? Retryable { get; init; }
+}
+
+/// <summary>A frame queued for the connection's writer; pooled buffers go back to the pool once sent.</summary>
+public readonly record struct OutgoingFrame(byte[] Buffer, int Length, bool Pooled)
+{
+    public void Release()
+    {
+        if (Pooled)
+        {
+            ArrayPool<byte>.Shared.Return(Buffer);
+        }
+    }
+}
+
+/// <summary>
+/// The <c>chunk</c> message written field by field, as <see cref="ChunkMessage"/> serializes (same names, same
+/// escaping), without the record, the timestamp string or a new array per token.
+/// </summary>
+public static class ChunkFrame
+{
+    private static readonly JsonEncodedText Timestamp = JsonEncodedText.Encode("timestamp");
+    private static readonly JsonEncodedText Type = JsonEncodedText.Encode("type");
+    private static readonly JsonEncodedText Chunk = JsonEncodedText.Encode("chunk");
+    private static readonly JsonEncodedText Text = JsonEncodedText.Encode("text");
+    private static readonly JsonEncodedText ChunkNumber = JsonEncodedText.Encode("chunk_number");
+    private static readonly JsonEncodedText IsFinal = JsonEncodedText.Encode("is_final");
+    private static readonly JsonEncodedText SessionId = JsonEncodedText.Encode("session_id");
+    private static readonly JsonEncodedText ReplyId = JsonEncodedText.Encode("reply_id");
+    private static readonly JsonEncodedText EmittedAt = JsonEncodedText.Encode("emitted_at");
+
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_buffer;
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? t_writer;
+
+    public static void Write(Utf8JsonWriter writer, string text, int chunkNumber, string sessionId, string? replyId, long emittedAtTicks)
+    {
+        Span<char> timestamp = stackalloc char[40];
+        DateTimeOffset.UtcNow.TryFormat(timestamp, out var length, "O", CultureInfo.InvariantCulture);
+        writer.WriteStartObject();
+        writer.WriteString(Timestamp, timestamp[..length]);
+        writer.WriteString(Type, Chunk);
+        writer.WriteString(Text, text);
+        writer.WriteNumber(ChunkNumber, chunkNumber);
+        writer.WriteBoolean(IsFinal, false);
+        writer.WriteString(SessionId, sessionId);
+        if (replyId is not null)
+        {
+            writer.WriteString(ReplyId, replyId);
+        }
+
+        if (emittedAtTicks != 0)
+        {
+            writer.WriteNumber(EmittedAt, emittedAtTicks);
+        }
+
+        writer.WriteEndObject();
+        writer.Flush();
+    }
+
+    /// <summary>The frame in a buffer rented from the shared pool (the caller queues it; the writer returns it).</summary>
+    public static OutgoingFrame Rent(string text, int chunkNumber, string sessionId, string? replyId, long emittedAtTicks)
+    {
+        var buffer = t_buffer ??= new ArrayBufferWriter<byte>(1024);
+        buffer.ResetWrittenCount();
+        var writer = t_writer ??= new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = ServerMessage.SerializerOptions.Encoder, SkipValidation = true });
+        writer.Reset(buffer);
+        Write(writer, text, chunkNumber, sessionId, replyId, emittedAtTicks);
+        var frame = ArrayPool<byte>.Shared.Rent(buffer.WrittenCount);
+        buffer.WrittenSpan.CopyTo(frame);
+        return new OutgoingFrame(frame, buffer.WrittenCount, Pooled: true);
+    }
 }

@@ -1,0 +1,69 @@
+using Chat.Bench.Clients;
+using Chat.Bench.Reporting;
+using Spectre.Console;
+
+namespace Chat.Bench;
+
+/// <summary>The bench's one command: start (or attach to) the system, run the scenarios, write the table, JSON and SVG.</summary>
+public static class BenchCommand
+{
+    /// <returns>0, or 2 when any token was lost or reordered or any turn failed (the smoke test's verdict).</returns>
+    public static async Task<int> RunAsync(BenchOptions options, CancellationToken cancellationToken)
+    {
+        var startedAt = DateTimeOffset.UtcNow;
+        if (Console.IsOutputRedirected)
+        {
+            AnsiConsole.Profile.Width = 200; // tables stay readable in CI logs and files
+        }
+
+        var loadAtStart = LoadAverage();
+        AnsiConsole.MarkupLine(Markup.Escape($"Chat.Bench: {options.Tokens} tokens × {options.IntervalMs} ms, {options.Streams} streams, load avg {loadAtStart:F1} on {Environment.ProcessorCount} cores"));
+        await using var system = options.GatewayUrl is { } url
+            ? BenchSystem.Attach(url, options.GatewayHttp2Url)
+            : await BenchSystem.StartAsync(options, cancellationToken);
+        AnsiConsole.MarkupLine(Markup.Escape($"system: gateway {system.Gateway} · h2c {system.GatewayHttp2}{(system.Attached ? " (attached: A2 only)" : $" · llm {system.Llm}")}"));
+        using var connections = new BenchConnections();
+        var runner = new BenchRunner(options, system, connections);
+        var arms = runner.BuildArms();
+        await runner.WarmUpAsync(arms, cancellationToken);
+
+        var scenarios = new List<ScenarioResult>
+        {
+            await runner.SingleClientAsync(arms, cancellationToken),
+            await runner.OpenLoopAsync(arms, cancellationToken),
+        };
+        if (options.IdleStreams > 0)
+        {
+            scenarios.Add(await runner.IdleConnectionsAsync(cancellationToken));
+        }
+
+        var report = new BenchReport(startedAt, $"{Environment.ProcessorCount} cores, {Environment.OSVersion.VersionString}", loadAtStart, LoadAverage(), options,
+            scenarios.Select(BenchReport.Scenario).ToList());
+        report.WriteConsole();
+        Directory.CreateDirectory(options.OutputDirectory);
+        var json = Path.Combine(options.OutputDirectory, "bench.json");
+        var svg = Path.Combine(options.OutputDirectory, "bench.svg");
+        report.WriteJson(json);
+        await File.WriteAllTextAsync(svg, SvgChart.Render(report), cancellationToken);
+        AnsiConsole.MarkupLine(Markup.Escape($"wrote {json} and {svg}"));
+        if (report.FunctionalErrors > 0)
+        {
+            AnsiConsole.MarkupLine($"[red]{report.FunctionalErrors} lost or reordered tokens or failed turns[/]");
+            return 2;
+        }
+
+        return 0;
+    }
+
+    private static double LoadAverage()
+    {
+        try
+        {
+            return double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (IOException)
+        {
+            return double.NaN;
+        }
+    }
+}

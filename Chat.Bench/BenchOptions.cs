@@ -1,0 +1,80 @@
+using System.Globalization;
+
+namespace Chat.Bench;
+
+/// <summary>The bench's command line; every figure has a default sized for a 2-core box.</summary>
+public sealed record BenchOptions
+{
+    public bool Smoke { get; init; }
+    public Uri? GatewayUrl { get; init; }
+    public Uri? GatewayHttp2Url { get; init; }
+    public int Streams { get; init; } = 100;
+    public int Tokens { get; init; } = 50;
+    public int IntervalMs { get; init; } = 50;
+    public int TimeToFirstTokenMs { get; init; }
+    public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(20);
+    public int SingleClientTurns { get; init; } = 20;
+    public int IdleStreams { get; init; } = 200;
+    public string OutputDirectory { get; init; } = ".bench";
+    public string[] Transports { get; init; } = ["rest", "streaming", "sse", "websocket", "grpc"];
+
+    public const string Usage = """
+        Chat.Bench: what each transport and each hop costs (docs/performance.md).
+
+          dotnet run -c Release --project Chat.Bench -- [options]
+          dotnet run -c Release --project Chat.Bench -- micro [BenchmarkDotNet options]
+
+          --smoke               seconds, small counts; exit code 1 on lost/reordered tokens or errors
+          --url <gateway>       attach to a running gateway (HTTP/1.1 port) instead of starting the graph; A2 only
+          --grpc-url <gateway>  the gateway's h2c port when attached (default: <url> host, port 50051)
+          --streams <n>         concurrent active streams in the load scenario (default 100)
+          --tokens <n>          tokens per reply (Llm:Offline:ReplyTokens, default 50)
+          --interval-ms <n>     inter-token delay of the offline model (default 50 = 20 tok/s)
+          --ttft-ms <n>         the offline model's time to first token (default 0: pure plumbing)
+          --turns <n>           turns per arm in the single-client scenario (default 20)
+          --idle-streams <n>    idle WebSocket connections and gRPC Chat streams held open through the gateway (default 200; 0 = skip)
+          --duration <t>        load scenario length: 20s, 2m (default 20s)
+          --transports <list>   comma-separated subset of rest,streaming,sse,websocket,grpc
+          --out <dir>           where bench.json and bench.svg go (default .bench)
+        """;
+
+    public static BenchOptions Parse(IReadOnlyList<string> args)
+    {
+        var options = new BenchOptions();
+        for (var i = 0; i < args.Count; i++)
+        {
+            string Next() => i + 1 < args.Count ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
+            options = args[i] switch
+            {
+                "--smoke" => options with
+                {
+                    Smoke = true, Streams = 10, Tokens = 10, IntervalMs = 20, SingleClientTurns = 3,
+                    Duration = TimeSpan.FromSeconds(3), IdleStreams = 20,
+                },
+                "--url" => options with { GatewayUrl = new Uri(Next()) },
+                "--grpc-url" => options with { GatewayHttp2Url = new Uri(Next()) },
+                "--streams" => options with { Streams = Int(Next()) },
+                "--tokens" => options with { Tokens = Int(Next()) },
+                "--interval-ms" => options with { IntervalMs = Int(Next()) },
+                "--ttft-ms" => options with { TimeToFirstTokenMs = Int(Next()) },
+                "--turns" => options with { SingleClientTurns = Int(Next()) },
+                "--idle-streams" => options with { IdleStreams = Int(Next()) },
+                "--duration" => options with { Duration = ParseDuration(Next()) },
+                "--transports" => options with { Transports = Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) },
+                "--out" => options with { OutputDirectory = Next() },
+                _ => throw new ArgumentException($"Unknown option '{args[i]}'."),
+            };
+        }
+
+        return options;
+    }
+
+    private static int Int(string value) => int.Parse(value, CultureInfo.InvariantCulture);
+
+    private static TimeSpan ParseDuration(string value) => value[^1] switch
+    {
+        's' => TimeSpan.FromSeconds(double.Parse(value[..^1], CultureInfo.InvariantCulture)),
+        'm' => TimeSpan.FromMinutes(double.Parse(value[..^1], CultureInfo.InvariantCulture)),
+        _ => TimeSpan.FromSeconds(double.Parse(value, CultureInfo.InvariantCulture)),
+    };
+}

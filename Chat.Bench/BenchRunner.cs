@@ -1,0 +1,309 @@
+using System.Diagnostics;
+using System.Net.WebSockets;
+using Chat.Bench.Clients;
+using Chat.Contracts.Public;
+using Grpc.Core;
+using Spectre.Console;
+
+namespace Chat.Bench;
+
+/// <summary>One arm: A0 (LLM service directly), A1 (a transport directly) or A2 (gateway → transport).</summary>
+public sealed record Arm(string Name, string Transport, ITurnClient Client);
+
+/// <summary>The figures of one scenario: per arm, per process, and the Redis commands it cost.</summary>
+public sealed record ScenarioResult(
+    string Name, string Description, double Seconds, IReadOnlyList<ArmFigures> Arms, IReadOnlyList<ProcessFigures> Processes,
+    RedisFigures? Redis, IReadOnlyDictionary<string, object>? Extra = null)
+{
+    public long Tokens => Arms.Sum(a => a.Tokens);
+    public long FunctionalErrors => Arms.Sum(a => a.Lost + a.Reordered + a.Errors);
+}
+
+/// <summary>Runs the scenarios over every arm, interleaved so the box's noise falls on all arms alike.</summary>
+public sealed class BenchRunner(BenchOptions options, BenchSystem system, BenchConnections connections)
+{
+    private readonly Random _random = new(8);
+
+    public IReadOnlyList<Arm> BuildArms()
+    {
+        var arms = new List<Arm>();
+        if (system.Llm is { } llm)
+        {
+            arms.Add(new Arm("A0", "llm-grpc", new LlmDirectClient(BenchConnections.Channel(llm))));
+        }
+
+        var gatewayGrpc = BenchConnections.Channel(system.GatewayHttp2);
+        foreach (var transport in options.Transports)
+        {
+            if (system.Transports.TryGetValue(transport, out var direct))
+            {
+                arms.Add(new Arm("A1", transport, Client(transport, direct, direct)));
+            }
+
+            arms.Add(new Arm("A2", transport, Client(transport, new Uri(system.Gateway, $"{transport}/"), system.GatewayHttp2)));
+        }
+
+        return arms;
+
+        ITurnClient Client(string transport, Uri httpBase, Uri http2) => transport switch
+        {
+            "rest" => new RestClient(connections.Http, httpBase),
+            "streaming" => new LineStreamClient(connections.Http, httpBase, sse: false),
+            "sse" => new LineStreamClient(connections.Http, httpBase, sse: true),
+            "websocket" => new WebSocketClient(WebSocketUri(new Uri(httpBase, "ws"))),
+            "grpc" => new PublicGrpcClient(http2 == system.GatewayHttp2 ? gatewayGrpc : BenchConnections.Channel(http2)),
+            _ => throw new ArgumentException($"Unknown transport '{transport}'."),
+        };
+    }
+
+    private static Uri WebSocketUri(Uri http) => new UriBuilder(http) { Scheme = http.Scheme == "https" ? "wss" : "ws" }.Uri;
+
+    /// <summary>Warm-up: JIT, connection pools, the model's first sessions. Errors here are reported, figures not.</summary>
+    public async Task WarmUpAsync(IReadOnlyList<Arm> arms, CancellationToken cancellationToken)
+    {
+        var figures = arms.Select(a => new ArmFigures(a.Name, a.Transport)).ToList();
+        for (var round = 0; round < (options.Smoke ? 1 : 5); round++)
+        {
+            await Task.WhenAll(arms.Select((arm, i) => RunOneAsync(arm, figures[i], Stopwatch.GetTimestamp(), cancellationToken)));
+        }
+    }
+
+    /// <summary>c = 1: one turn at a time, arms in a new random order every round.</summary>
+    public async Task<ScenarioResult> SingleClientAsync(IReadOnlyList<Arm> arms, CancellationToken cancellationToken)
+    {
+        var figures = arms.Select(a => new ArmFigures(a.Name, a.Transport)).ToList();
+        var meter = new ProcessMeter(system.Processes());
+        var redis = await RedisFigures.SampleAsync(system.RedisConnection);
+        var started = Stopwatch.GetTimestamp();
+        for (var round = 0; round < options.SingleClientTurns; round++)
+        {
+            foreach (var i in Enumerable.Range(0, arms.Count).OrderBy(_ => _random.Next()))
+            {
+                await RunOneAsync(arms[i], figures[i], Stopwatch.GetTimestamp(), cancellationToken);
+            }
+
+            Progress("single", $"round {round + 1}/{options.SingleClientTurns}");
+        }
+
+        var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        return new ScenarioResult("single", $"c=1, {options.SingleClientTurns} turns per arm, {options.Tokens} tokens, {options.IntervalMs} ms/token",
+            seconds, figures, meter.Stop(TokensThrough(figures)), await RedisFigures.DeltaAsync(redis, system.RedisConnection, figures.Sum(f => f.Turns), figures.Sum(f => f.Tokens)));
+    }
+
+    /// <summary>
+    /// Open loop: sessions start at a fixed rate chosen so about <c>--streams</c> are active at once, arms round-robin.
+    /// TTFT is measured from each session's intended start, so a stalled client or server cannot hide its queue
+    /// (coordinated omission).
+    /// </summary>
+    public async Task<ScenarioResult> OpenLoopAsync(IReadOnlyList<Arm> arms, CancellationToken cancellationToken)
+    {
+        var figures = arms.Select(a => new ArmFigures(a.Name, a.Transport)).ToList();
+        var replySeconds = (options.TimeToFirstTokenMs + (double)options.Tokens * options.IntervalMs) / 1000;
+        var rate = options.Streams / Math.Max(replySeconds, 0.05);
+        var sessions = (int)Math.Max(arms.Count, rate * options.Duration.TotalSeconds);
+        var meter = new ProcessMeter(system.Processes());
+        var redis = await RedisFigures.SampleAsync(system.RedisConnection);
+        var started = Stopwatch.GetTimestamp();
+        var running = new List<Task>(sessions);
+        var active = 0;
+        var order = Enumerable.Range(0, arms.Count).ToArray();
+        var lastProgress = started;
+        for (var i = 0; i < sessions; i++)
+        {
+            if (i % arms.Count == 0)
+            {
+                _random.Shuffle(order);
+            }
+
+            var intended = started + Ticks.FromMilliseconds(i * 1000.0 / rate);
+            var wait = Ticks.ToMicroseconds(intended - Stopwatch.GetTimestamp());
+            if (wait > 1000)
+            {
+                await Task.Delay(TimeSpan.FromMicroseconds(wait), cancellationToken);
+            }
+
+            var arm = order[i % arms.Count];
+            Interlocked.Increment(ref active);
+            running.Add(Task.Run(async () =>
+            {
+                try
+                {
+                    await RunOneAsync(arms[arm], figures[arm], intended, cancellationToken);
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref active);
+                }
+            }, cancellationToken));
+            if (Stopwatch.GetElapsedTime(lastProgress) > TimeSpan.FromSeconds(2))
+            {
+                lastProgress = Stopwatch.GetTimestamp();
+                Progress("load", $"{i + 1}/{sessions} sessions started, {Volatile.Read(ref active)} active, {figures.Sum(f => f.Tokens):N0} tokens");
+            }
+        }
+
+        await Task.WhenAll(running).WaitAsync(TimeSpan.FromSeconds(60 + replySeconds * 4), cancellationToken);
+        var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        return new ScenarioResult("load",
+            $"open loop, {rate:F1} sessions/s ≈ {options.Streams} active streams, {options.Tokens} tokens, {options.IntervalMs} ms/token, {options.Duration.TotalSeconds:F0} s",
+            seconds, figures, meter.Stop(TokensThrough(figures)),
+            await RedisFigures.DeltaAsync(redis, system.RedisConnection, figures.Sum(f => f.Turns), figures.Sum(f => f.Tokens)),
+            new Dictionary<string, object> { ["sessions_per_second"] = Math.Round(rate, 2), ["sessions"] = sessions });
+    }
+
+    /// <summary>
+    /// Connection scale: M idle WebSocket connections and M idle gRPC Chat streams held open through the gateway;
+    /// the RSS each process gains per connection.
+    /// </summary>
+    public async Task<ScenarioResult> IdleConnectionsAsync(CancellationToken cancellationToken)
+    {
+        var before = system.Processes().ToDictionary(p => p.Name, p => ProcessSample.Read(p.Pid));
+        var sockets = new List<ClientWebSocket>();
+        var calls = new List<AsyncDuplexStreamingCall<ChatRequest, ChatResponse>>();
+        var errors = new ArmFigures("A2", "idle");
+        var started = Stopwatch.GetTimestamp();
+        var grpc = new ChatService.ChatServiceClient(BenchConnections.Channel(system.GatewayHttp2));
+        var wsUri = WebSocketUri(new Uri(system.Gateway, "websocket/ws"));
+        try
+        {
+            for (var i = 0; i < options.IdleStreams; i++)
+            {
+                try
+                {
+                    var socket = new ClientWebSocket();
+                    await socket.ConnectAsync(wsUri, cancellationToken);
+                    var buffer = new byte[8192];
+                    await socket.ReceiveAsync(buffer, cancellationToken); // `connected`
+                    sockets.Add(socket);
+                    var call = grpc.Chat(cancellationToken: cancellationToken);
+                    await call.RequestStream.WriteAsync(new ChatRequest { Type = ChatRequest.Types.MessageType.Ping }, cancellationToken);
+                    await call.ResponseStream.MoveNext(cancellationToken); // PONG: the stream is open end to end
+                    calls.Add(call);
+                }
+                catch (Exception e) when (e is WebSocketException or RpcException or IOException)
+                {
+                    errors.Record(new TurnObservation(0) { Error = e.Message }, 0);
+                }
+
+                if ((i + 1) % 100 == 0)
+                {
+                    Progress("idle", $"{i + 1}/{options.IdleStreams} WebSocket + gRPC streams open");
+                }
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(options.Smoke ? 1 : 3), cancellationToken); // let allocations settle
+            var processes = system.Processes().Select(p =>
+            {
+                var now = ProcessSample.Read(p.Pid);
+                var cpu = now.CpuSeconds - before[p.Name].CpuSeconds;
+                return new ProcessFigures(p.Name, cpu, now.RssBytes, 0, 0);
+            }).ToList();
+            var extra = new Dictionary<string, object>
+            {
+                ["open_websockets"] = sockets.Count,
+                ["open_grpc_streams"] = calls.Count,
+                ["rss_delta_bytes"] = processes.ToDictionary(p => p.Name, p => p.RssBytes - before[p.Name].RssBytes),
+                ["rss_bytes_per_connection"] = processes.ToDictionary(
+                    p => p.Name, p => (sockets.Count + calls.Count) == 0 ? 0 : (p.RssBytes - before[p.Name].RssBytes) / (sockets.Count + calls.Count)),
+            };
+            return new ScenarioResult("idle", $"{options.IdleStreams} idle WebSocket connections + {options.IdleStreams} idle gRPC Chat streams through the gateway",
+                Stopwatch.GetElapsedTime(started).TotalSeconds, [errors], processes, null, extra);
+        }
+        finally
+        {
+            foreach (var call in calls)
+            {
+                call.Dispose();
+            }
+
+            foreach (var socket in sockets)
+            {
+                socket.Abort();
+                socket.Dispose();
+            }
+        }
+    }
+
+    private static Func<string, long> TokensThrough(IReadOnlyList<ArmFigures> figures) => process => process switch
+    {
+        "bench" or "llm" => figures.Sum(f => f.Tokens),
+        "gateway" => figures.Where(f => f.Arm == "A2").Sum(f => f.Tokens),
+        "redis" => figures.Sum(f => f.Tokens),
+        _ => figures.Where(f => f.Transport == process).Sum(f => f.Tokens),
+    };
+
+    private async Task RunOneAsync(Arm arm, ArmFigures figures, long intendedStart, CancellationToken cancellationToken)
+    {
+        var turn = new TurnObservation(intendedStart);
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(TimeSpan.FromSeconds(60 + (options.TimeToFirstTokenMs + options.Tokens * options.IntervalMs) / 1000.0 * 4));
+            await arm.Client.RunTurnAsync(turn, timeout.Token);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            turn.Error = $"{e.GetType().Name}: {e.Message}";
+        }
+
+        turn.EndTicks = Stopwatch.GetTimestamp();
+        figures.Record(turn, options.Tokens);
+    }
+
+    private static void Progress(string scenario, string text) =>
+        AnsiConsole.MarkupLine($"[grey]{DateTime.UtcNow:HH:mm:ss}[/] [blue]{scenario}[/] {Markup.Escape(text)}");
+}
+
+/// <summary>Redis commands a scenario cost (INFO commandstats before and after; commands run by scripts included).</summary>
+public sealed record RedisFigures(long Commands, double CommandsPerTurn, double CommandsPerToken, IReadOnlyDictionary<string, long> ByCommand)
+{
+    public static async Task<Dictionary<string, long>?> SampleAsync(string? connection)
+    {
+        if (connection is null || !File.Exists("/usr/bin/redis-cli"))
+        {
+            return null;
+        }
+
+        var endpoint = connection.Split(',')[0];
+        var separator = endpoint.LastIndexOf(':');
+        var start = new ProcessStartInfo("/usr/bin/redis-cli", ["-h", endpoint[..separator], "-p", endpoint[(separator + 1)..], "INFO", "commandstats"])
+        {
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+        using var process = Process.Start(start)!;
+        var output = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        var stats = new Dictionary<string, long>();
+        foreach (var line in output.Split('\n'))
+        {
+            // cmdstat_get:calls=12,usec=…
+            if (line.StartsWith("cmdstat_", StringComparison.Ordinal) && line.IndexOf(":calls=", StringComparison.Ordinal) is var colon and > 0)
+            {
+                var calls = line[(colon + 7)..];
+                stats[line[8..colon]] = long.Parse(calls[..calls.IndexOf(',')], System.Globalization.CultureInfo.InvariantCulture);
+            }
+        }
+
+        return stats;
+    }
+
+    public static async Task<RedisFigures?> DeltaAsync(Dictionary<string, long>? before, string? connection, long turns, long tokens)
+    {
+        var after = await SampleAsync(connection);
+        if (before is null || after is null)
+        {
+            return null;
+        }
+
+        // INFO itself is counted; leave it out.
+        var delta = after.Where(kv => kv.Key != "info")
+            .Select(kv => (kv.Key, Calls: kv.Value - before.GetValueOrDefault(kv.Key)))
+            .Where(kv => kv.Calls > 0)
+            .OrderByDescending(kv => kv.Calls)
+            .ToDictionary(kv => kv.Key, kv => kv.Calls);
+        var total = delta.Values.Sum();
+        return new RedisFigures(total, turns == 0 ? 0 : Math.Round((double)total / turns, 2), tokens == 0 ? 0 : Math.Round((double)total / tokens, 3), delta);
+    }
+}
+

@@ -1,0 +1,36 @@
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Running;
+using BenchmarkDotNet.Toolchains.InProcess.Emit;
+using Chat.Bench;
+
+// Chat.Bench: the chain benchmark (docs/performance.md), or `micro` for the BenchmarkDotNet formatter benchmarks.
+if (args is ["micro", .. var benchmarkArgs])
+{
+    // In-process: no generated project to build, which on a shared 2-core box costs minutes.
+    var config = DefaultConfig.Instance.AddJob(Job.ShortRun.WithToolchain(InProcessEmitToolchain.Instance));
+    BenchmarkSwitcher.FromAssembly(typeof(BenchCommand).Assembly).Run(benchmarkArgs, config);
+    return 0;
+}
+
+if (args is ["--help" or "-h", ..])
+{
+    Console.WriteLine(BenchOptions.Usage);
+    return 0;
+}
+
+BenchOptions options;
+try
+{
+    options = BenchOptions.Parse(args);
+}
+catch (Exception e) when (e is ArgumentException or FormatException)
+{
+    Console.Error.WriteLine(e.Message);
+    Console.Error.WriteLine(BenchOptions.Usage);
+    return 64;
+}
+
+using var stop = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
+return await BenchCommand.RunAsync(options, stop.Token);
