@@ -29,7 +29,7 @@ public sealed class BenchRunner(BenchOptions options, BenchSystem system, BenchC
         var arms = new List<Arm>();
         if (system.Llm is { } llm)
         {
-            arms.Add(new Arm("A0", "llm-grpc", new LlmDirectClient(BenchConnections.Channel(llm))));
+            arms.Add(new Arm("A0", "llm-grpc", new LlmDirectClient(BenchConnections.Channel(llm), system.LlmInternalApiKey)));
         }
 
         var gatewayGrpc = BenchConnections.Channel(system.GatewayHttp2);

@@ -17,6 +17,7 @@ public sealed class BenchSystem : IAsyncDisposable
     public Uri Gateway { get; private init; } = null!;
     public Uri GatewayHttp2 { get; private init; } = null!;
     public Uri? Llm { get; private init; }
+    public string? LlmInternalApiKey { get; private init; }
     public IReadOnlyDictionary<string, Uri> Transports { get; private init; } = new Dictionary<string, Uri>();
     public string? RedisConnection { get; private init; }
 
@@ -54,6 +55,7 @@ public sealed class BenchSystem : IAsyncDisposable
                 Gateway = app.GetEndpoint("gateway", "http"),
                 GatewayHttp2 = app.GetEndpoint("gateway", "http2"),
                 Llm = app.GetEndpoint("llm-0"),
+                LlmInternalApiKey = app.GetInternalApiKey("llm"),
                 Transports = Resources[1..^1].ToDictionary(r => r, r => app.GetEndpoint($"{r}-0")),
                 RedisConnection = app.GetConnectionString("redis"),
             };

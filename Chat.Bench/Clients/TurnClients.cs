@@ -6,6 +6,7 @@ using System.Text;
 using System.Text.Json;
 using Chat.Contracts.Llm.V1;
 using Chat.Contracts.Public;
+using Chat.Contracts.Security;
 using Grpc.Core;
 using Grpc.Net.Client;
 
@@ -49,13 +50,16 @@ internal static class Prompt
 }
 
 /// <summary>A0: chat.llm.v1 StreamTurn on the LLM service itself, the baseline every hop is compared to.</summary>
-public sealed class LlmDirectClient(GrpcChannel channel) : ITurnClient
+public sealed class LlmDirectClient(GrpcChannel channel, string? internalApiKey) : ITurnClient
 {
     private readonly LlmService.LlmServiceClient _client = new(channel);
 
+    // The LLM service admits only callers that present the internal credential, as the transports do.
+    private readonly Metadata? _credential = internalApiKey is null ? null : new Metadata { { InternalCredential.MetadataKey, internalApiKey } };
+
     public async Task RunTurnAsync(TurnObservation turn, CancellationToken cancellationToken)
     {
-        using var call = _client.StreamTurn(new TurnRequest { Message = Prompt.Text }, cancellationToken: cancellationToken);
+        using var call = _client.StreamTurn(new TurnRequest { Message = Prompt.Text }, _credential, cancellationToken: cancellationToken);
         await foreach (var turnEvent in call.ResponseStream.ReadAllAsync(cancellationToken))
         {
             turn.WireBytes += turnEvent.CalculateSize();

@@ -99,9 +99,13 @@ public sealed class SessionLimitsOptions
     [Range(0, 100_000_000)]
     public int MaxContextCharacters { get; set; } = 200_000;
 
-    /// <summary>How long the per-session turn lock lives if its holder dies without releasing it.</summary>
+    /// <summary>
+    /// The lease of the per-session turn lock. The replica running the turn renews it (every third of the lease), so a
+    /// turn may run for as long as it streams; a replica that dies stops renewing and the session is free again after
+    /// at most this long.
+    /// </summary>
     [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
-    public TimeSpan TurnLockTimeout { get; set; } = TimeSpan.FromMinutes(5);
+    public TimeSpan TurnLockTimeout { get; set; } = TimeSpan.FromSeconds(15);
 
     /// <summary>Prefix of every Redis key and channel, so several deployments (or tests) can share one Redis.</summary>
     [Required(AllowEmptyStrings = true)]
@@ -114,10 +118,18 @@ public sealed class ResumeOptions
     [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
     public TimeSpan BufferTtl { get; set; } = TimeSpan.FromMinutes(10);
 
-    /// <summary>Events are written to Redis at most this often (one write per batch, never one per token).</summary>
+    /// <summary>
+    /// Events are written to Redis at most this often (one pipelined write per batch, never one per token). The caller
+    /// on the turn's own replica gets every event at once; only a resumer on another replica sees the live tail in
+    /// batches this far apart.
+    /// </summary>
     [Range(1, 10_000)]
     public int FlushIntervalMs { get; set; } = 20;
 
     [Range(1, 100_000)]
     public int MaxBatchEvents { get; set; } = 64;
+
+    /// <summary>A resumed stream that hears nothing from its turn for this long gives up (the turn's replica died).</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
+    public TimeSpan SilenceTimeout { get; set; } = TimeSpan.FromMinutes(5);
 }

@@ -211,6 +211,21 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, RedisKeys ke
         return (BeginTurnOutcome.Started, new TurnStart(session, history));
     }
 
+    /// <summary>Extends the session's turn lock while this turn still holds it; false once it is not this turn's.</summary>
+    public async Task<bool> RenewTurnLockAsync(string sessionId, string turnId, CancellationToken cancellationToken)
+    {
+        var renewed = await Db.ScriptEvaluateAsync(RenewLockScript, [keys.TurnLock(sessionId)],
+            [turnId, (long)Options.TurnLockTimeout.TotalMilliseconds]).WaitAsync(cancellationToken);
+        return (long)renewed == 1;
+    }
+
+    private const string RenewLockScript = """
+        if redis.call('GET', KEYS[1]) == ARGV[1] then
+          return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+        end
+        return 0
+        """;
+
     /// <summary>
     /// Appends the turn's messages (the user message always, the model reply only when the turn succeeded), refreshes
     /// the idle expiry, releases the lock, counts the turn and publishes message_added: one round trip.

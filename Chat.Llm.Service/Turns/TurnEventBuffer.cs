@@ -23,6 +23,7 @@ public sealed class TurnEventBuffer
     private readonly int _maxBatch;
     private readonly ILogger _logger;
     private readonly Task _flushing;
+    private bool _expirySet;
 
     public TurnEventBuffer(IConnectionMultiplexer redis, RedisKeys keys, string turnId, TimeSpan ttl, TimeSpan flushInterval, int maxBatch, ILogger logger)
     {
@@ -103,10 +104,12 @@ public sealed class TurnEventBuffer
             var pipeline = db.CreateBatch();
             var eventsKey = _keys.TurnEvents(_turnId);
             var push = pipeline.ListRightPushAsync(eventsKey, batch.Select(e => (RedisValue)e.ToByteArray()).ToArray());
-            var expire = pipeline.KeyExpireAsync(eventsKey, _ttl);
+            // The list keeps its TTL across later pushes: set it with the first batch only.
+            var expire = _expirySet ? Task.CompletedTask : pipeline.KeyExpireAsync(eventsKey, _ttl);
             var publish = pipeline.PublishAsync(_keys.TurnChannel(_turnId), EncodeBatch(batch));
             pipeline.Execute();
             await Task.WhenAll(push, expire, publish);
+            _expirySet = true;
         }
         catch (Exception exception) when (exception is RedisException or TimeoutException)
         {

@@ -52,8 +52,8 @@ public sealed class TurnResumer(IConnectionMultiplexer redis, RedisKeys keys, IO
                 }
             }
 
-            // A turn whose replica died never ends: give up after the lock timeout without news.
-            var silence = options.Value.Sessions.TurnLockTimeout;
+            // A turn whose replica died never ends: give up after a long silence.
+            var silence = options.Value.Resume.SilenceTimeout;
             while (true)
             {
                 using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

@@ -140,6 +140,9 @@ public sealed class TurnService(
             },
         });
 
+        using var leaseStop = new CancellationTokenSource();
+        var lease = KeepTurnLockAsync(session.Id, run.TurnId, leaseStop.Token);
+
         var userMessage = new StoredMessage(StoredMessage.UserRole, run.Request.Message, startedAt.ToUnixTimeMilliseconds(), run.TurnId);
         var reply = new StringBuilder();
         var chunks = 0;
@@ -218,6 +221,8 @@ public sealed class TurnService(
             At = Timestamp.FromDateTimeOffset(time.GetUtcNow()),
             Principal = session.Principal,
         }.ToByteArray();
+        await leaseStop.CancelAsync();
+        await lease;
         try
         {
             // Not the turn's token: a cancelled or failed turn must still store its user message and release the lock.
@@ -307,6 +312,32 @@ public sealed class TurnService(
             default:
                 Log.TurnCrashed(logger, exception, turnId);
                 return new TurnError { Code = "INTERNAL", Message = "The model call failed.", Retryable = false };
+        }
+    }
+
+    /// <summary>Renews the session's turn lock while the turn runs, so only a dead replica's lock ever expires.</summary>
+    private async Task KeepTurnLockAsync(string sessionId, string turnId, CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(Options.Sessions.TurnLockTimeout / 3);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken))
+            {
+                try
+                {
+                    if (!await store.RenewTurnLockAsync(sessionId, turnId, cancellationToken))
+                    {
+                        return;
+                    }
+                }
+                catch (Exception exception) when (exception is RedisException or TimeoutException)
+                {
+                    // Redis is briefly unreachable: the next tick tries again before the lease runs out.
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
         }
     }
 

@@ -166,6 +166,35 @@ public sealed class ReplicaTests(RedisFixture redis)
     }
 
     [Fact]
+    public async Task TurnLongerThanTheLockLease_KeepsTheSessionLockedUntilItEnds()
+    {
+        var prefix = NewPrefix();
+        // A 1 s lease and a turn of about 3 s (60 tokens × 50 ms): only renewal can keep the second turn out.
+        var lease = new Dictionary<string, string?>
+        {
+            ["Llm:Sessions:KeyPrefix"] = prefix,
+            ["Llm:Sessions:TurnLockTimeout"] = "00:00:01",
+            ["Llm:Offline:InterTokenDelayMs"] = "50",
+            ["Llm:Offline:ReplyTokens"] = "60",
+        };
+        await using var a = await LlmServiceHost.StartAsync(redis.ConnectionString, lease).DefaultTimeout();
+        await using var b = await LlmServiceHost.StartAsync(redis.ConnectionString, lease).DefaultTimeout();
+        var session = await a.CreateClient().CreateSessionAsync(new CreateSessionRequest()).ResponseAsync.DefaultTimeout();
+
+        using var first = a.CreateClient().StreamTurn(new TurnRequest { SessionId = session.Id, Message = "long one" });
+        Assert.True(await first.ResponseStream.MoveNext().DefaultTimeout());
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        var refused = await Assert.ThrowsAsync<RpcException>(() => b.CreateClient().RunTurnAsync(session.Id, "meanwhile").DefaultTimeout());
+        Assert.Equal(StatusCode.Aborted, refused.StatusCode);
+        await foreach (var _ in first.ResponseStream.ReadAllAsync().WithCancellation(Infrastructure.TaskExtensions.DefaultTimeoutToken()))
+        {
+        }
+
+        var next = await a.CreateClient().RunTurnAsync(session.Id, "after it").DefaultTimeout();
+        Assert.NotNull(next[^1].Completed);
+    }
+
+    [Fact]
     public async Task GetStats_IsTheSameOnEveryReplica()
     {
         var prefix = NewPrefix();
