@@ -175,7 +175,14 @@ public sealed class TurnService(
                     continue;
                 }
 
-                firstToken ??= clock.Elapsed;
+                if (firstToken is null)
+                {
+                    firstToken = clock.Elapsed;
+                    // The gen_ai client span lives inside the provider's iterator; the turn span carries TTFT for traces.
+                    activity?.SetTag("gen_ai.server.time_to_first_token", firstToken.Value.TotalSeconds);
+                    activity?.AddEvent(new ActivityEvent("gen_ai.first_token"));
+                }
+
                 reply.Append(text);
                 Emit(new TurnEvent
                 {
