@@ -11,6 +11,13 @@ public sealed class LlmOptions
     [RegularExpression("^(|offline|gemini|openai)$", ErrorMessage = "Llm:Provider must be offline, gemini or openai")]
     public string Provider { get; set; } = "";
 
+    /// <summary>
+    /// The longest the model may stay silent while a reply is owed (before the first token and between tokens); past
+    /// it the turn fails with DEADLINE_EXCEEDED and the model call is aborted, so a hung model never holds a client.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan ModelIdleTimeout { get; set; } = TimeSpan.FromMinutes(2);
+
     /// <summary>Records message content on gen_ai spans (off by default: conversations are personal data).</summary>
     public bool EnableSensitiveTelemetry { get; set; }
 

@@ -150,6 +150,8 @@ public sealed class TurnService(
         ChatFinishReason? finishReason = null;
         UsageDetails? usage = null;
         TurnError? failure = null;
+        using var modelIdle = CancellationTokenSource.CreateLinkedTokenSource(run.Cancellation.Token);
+        modelIdle.CancelAfter(Options.ModelIdleTimeout);
         try
         {
             var chatOptions = new ChatOptions
@@ -158,8 +160,9 @@ public sealed class TurnService(
                 Temperature = run.Request.Options?.HasTemperature == true ? run.Request.Options.Temperature : null,
                 MaxOutputTokens = run.Request.Options?.HasMaxOutputTokens == true ? run.Request.Options.MaxOutputTokens : null,
             };
-            await foreach (var update in chatClient.GetStreamingResponseAsync(context, chatOptions, run.Cancellation.Token))
+            await foreach (var update in chatClient.GetStreamingResponseAsync(context, chatOptions, modelIdle.Token))
             {
+                modelIdle.CancelAfter(Options.ModelIdleTimeout);
                 finishReason = update.FinishReason ?? finishReason;
                 foreach (var content in update.Contents)
                 {
@@ -204,6 +207,10 @@ public sealed class TurnService(
         catch (OperationCanceledException) when (run.Cancellation.IsCancellationRequested)
         {
             failure = new TurnError { Code = "CANCELLED", Message = "The turn was cancelled.", Retryable = true };
+        }
+        catch (OperationCanceledException) when (modelIdle.IsCancellationRequested)
+        {
+            failure = new TurnError { Code = "DEADLINE_EXCEEDED", Message = "The model stopped responding.", Retryable = true };
         }
         catch (Exception exception)
         {

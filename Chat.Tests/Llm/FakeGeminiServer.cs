@@ -92,8 +92,9 @@ public sealed class FakeGeminiServer : IAsyncDisposable
         await context.Response.WriteAsync($$$"""{"error":{"code":{{{status}}},"message":"fake {{{grpcStatus}}}","status":"{{{grpcStatus}}}","details":{{{details}}}}}""");
     };
 
-    /// <summary>Sends one text event, then holds the stream open until the client goes away.</summary>
-    public Func<HttpContext, Task> Hang(string firstText) => async context =>
+    /// <summary>Sends one text event, then holds the stream open until the client goes away (signalled on
+    /// <paramref name="aborted"/>, else on <see cref="ClientAborted"/>).</summary>
+    public Func<HttpContext, Task> Hang(string firstText, TaskCompletionSource? aborted = null) => async context =>
     {
         context.Response.ContentType = "text/event-stream";
         await context.Response.WriteAsync($"data: {TextEvent(firstText)}\r\n\r\n");
@@ -104,7 +105,7 @@ public sealed class FakeGeminiServer : IAsyncDisposable
         }
         catch (OperationCanceledException)
         {
-            ClientAborted.TrySetResult();
+            (aborted ?? ClientAborted).TrySetResult();
         }
     };
 

@@ -243,4 +243,29 @@ public sealed class GeminiProviderTests(GeminiFixture fixture) : IClassFixture<G
         await _gemini.ClientAborted.Task.DefaultTimeout();
         Assert.Equal("Thinking", seen[^1].Delta.Text);
     }
+
+    [Fact]
+    public async Task Turn_WhenGeminiGoesSilentMidReply_FailsWithDeadlineExceeded_AndAbortsTheCall()
+    {
+        await using var impatient = await LlmServiceHost.StartAsync(fixture.Redis.ConnectionString, new Dictionary<string, string?>
+        {
+            ["Llm:Provider"] = "gemini",
+            ["Llm:Gemini:ApiKey"] = GeminiFixture.ApiKey,
+            ["Llm:Gemini:BaseUrl"] = _gemini.BaseUrl,
+            ["Llm:ModelIdleTimeout"] = "00:00:01",
+        }).DefaultTimeout();
+        var aborted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _gemini.Enqueue(_gemini.Hang("Thinking", aborted));
+        var client = impatient.CreateClient();
+        var started = Stopwatch.StartNew();
+
+        var events = await client.RunTurnAsync(new TurnRequest { Message = "then nothing" }).DefaultTimeout();
+
+        Assert.Equal("Thinking", events.Single(e => e.Delta is not null).Delta.Text);
+        Assert.Equal("DEADLINE_EXCEEDED", events[^1].Error.Code);
+        Assert.InRange(started.Elapsed, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(15));
+        await aborted.Task.DefaultTimeout();
+        var history = await client.GetHistoryAsync(new GetHistoryRequest { SessionId = events[0].Accepted.SessionId }).ResponseAsync.DefaultTimeout();
+        Assert.Equal(["user"], history.Messages.Select(m => m.Role));
+    }
 }
