@@ -467,62 +467,21 @@ internal sealed partial class ChatStream
         return subscribed.Task.WaitAsync(TimeSpan.FromSeconds(2)).ContinueWith(_ => { }, TaskScheduler.Default);
     }
 
-    private async Task ForwardSessionEventsAsync(string sessionId, TaskCompletionSource subscribed, CancellationToken cancellationToken)
-    {
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            try
+    private Task ForwardSessionEventsAsync(string sessionId, TaskCompletionSource subscribed, CancellationToken cancellationToken) =>
+        SessionUpdates.ForwardAsync(_llm, sessionId, _principal, StreamId, _ownReplies,
+            // Ephemeral: a stream too far behind to take it loses the update, not the connection.
+            update => _outgoing.Writer.TryWrite(new ChatResponse
             {
-                using var call = _llm.WatchSession(
-                    new WatchSessionRequest { SessionId = sessionId, Principal = _principal }, cancellationToken: cancellationToken);
-                await call.ResponseHeadersAsync;
-                subscribed.TrySetResult();
-                await foreach (var update in call.ResponseStream.ReadAllAsync(cancellationToken))
-                {
-                    if (update.ConnectionId == StreamId
-                        || (update.Type == "message_added" && _ownReplies.IsOwn(update.MessageCount)))
-                    {
-                        continue;
-                    }
-
-                    // Ephemeral: a stream too far behind to take it loses the update, not the connection.
-                    _outgoing.Writer.TryWrite(new ChatResponse
-                    {
-                        Type = ChatResponse.Types.ResponseType.SessionUpdate,
-                        SessionId = sessionId,
-                        UpdateType = update.Type,
-                        MessageCount = update.MessageCount,
-                        UpdateData = UpdateData(update),
-                        Timestamp = DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
-                    });
-                }
-            }
-            catch (Exception) when (cancellationToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (RpcException exception) when (exception.StatusCode is StatusCode.NotFound or StatusCode.InvalidArgument)
-            {
-                // Deleted, or never a session: nothing to listen to, and asking again will not change that.
-                subscribed.TrySetResult();
-                return;
-            }
-            catch (RpcException exception)
-            {
-                subscribed.TrySetResult();
-                Log.WatchInterrupted(_logger, sessionId, exception.StatusCode);
-            }
-
-            try
-            {
-                await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-        }
-    }
+                Type = ChatResponse.Types.ResponseType.SessionUpdate,
+                SessionId = sessionId,
+                UpdateType = update.Type,
+                MessageCount = update.MessageCount,
+                UpdateData = UpdateData(update),
+                Timestamp = DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
+            }),
+            status => Log.WatchInterrupted(_logger, sessionId, status),
+            subscribed,
+            cancellationToken);
 
     private static string UpdateData(SessionEvent update) => update.Type == "user_typing"
         ? JsonSerializer.Serialize(new { connection_id = update.ConnectionId, typing = update.Typing })

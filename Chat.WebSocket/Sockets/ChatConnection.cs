@@ -539,66 +539,24 @@ public sealed partial class ChatConnection
         return subscribed.Task.WaitAsync(TimeSpan.FromSeconds(2)).ContinueWith(_ => { }, TaskScheduler.Default);
     }
 
-    private async Task ForwardSessionEventsAsync(string sessionId, TaskCompletionSource subscribed, CancellationToken cancellationToken)
-    {
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            try
+    private Task ForwardSessionEventsAsync(string sessionId, TaskCompletionSource subscribed, CancellationToken cancellationToken) =>
+        SessionUpdates.ForwardAsync(_llm, sessionId, _principal, ConnectionId, _ownReplies,
+            update => Send(update.Type switch
             {
-                using var call = _llm.WatchSession(
-                    new WatchSessionRequest { SessionId = sessionId, Principal = _principal }, cancellationToken: cancellationToken);
-                await call.ResponseHeadersAsync;
-                subscribed.TrySetResult();
-                await foreach (var update in call.ResponseStream.ReadAllAsync(cancellationToken))
+                "user_typing" => new SessionUpdateMessage(sessionId, update.Type)
                 {
-                    if (update.ConnectionId == ConnectionId
-                        || (update.Type == "message_added" && _ownReplies.IsOwn(update.MessageCount)))
-                    {
-                        continue;
-                    }
-
-                    Send(update.Type switch
-                    {
-                        "user_typing" => new SessionUpdateMessage(sessionId, update.Type)
-                        {
-                            ConnectionId = update.ConnectionId,
-                            Typing = update.Typing,
-                        },
-                        _ => new SessionUpdateMessage(sessionId, update.Type)
-                        {
-                            MessageCount = update.MessageCount,
-                            LastMessagePreview = update.LastMessagePreview,
-                        },
-                    });
-                }
-            }
-            catch (Exception) when (cancellationToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (RpcException exception) when (exception.StatusCode is StatusCode.NotFound or StatusCode.InvalidArgument)
-            {
-                // Deleted, or never a session: nothing to listen to, and asking again will not change that.
-                subscribed.TrySetResult();
-                return;
-            }
-            catch (RpcException exception)
-            {
-                subscribed.TrySetResult();
-                Log.WatchInterrupted(_logger, sessionId, exception.StatusCode);
-            }
-
-            // The LLM service replica went away or the stream ended: subscribe again (another replica answers).
-            try
-            {
-                await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-        }
-    }
+                    ConnectionId = update.ConnectionId,
+                    Typing = update.Typing,
+                },
+                _ => new SessionUpdateMessage(sessionId, update.Type)
+                {
+                    MessageCount = update.MessageCount,
+                    LastMessagePreview = update.LastMessagePreview,
+                },
+            }),
+            status => Log.WatchInterrupted(_logger, sessionId, status),
+            subscribed,
+            cancellationToken);
 
     private static ErrorMessage ToError(RpcException exception, string? sessionId, string? replyId) => new(exception.StatusCode switch
     {
