@@ -26,13 +26,23 @@ public static class BenchCommand
         var runner = new BenchRunner(options, system, connections);
         var arms = runner.BuildArms();
         await runner.WarmUpAsync(arms, cancellationToken);
-
-        var scenarios = new List<ScenarioResult>
+        if (options.Soak)
         {
-            await runner.SingleClientAsync(arms, cancellationToken),
-            await runner.OpenLoopAsync(arms, cancellationToken),
-        };
-        if (options.IdleStreams > 0)
+            return await new SoakRunner(options, system, runner).RunAsync(arms, cancellationToken);
+        }
+
+        var scenarios = new List<ScenarioResult>();
+        if (options.Scenarios.Contains("single"))
+        {
+            scenarios.Add(await runner.SingleClientAsync(arms, cancellationToken));
+        }
+
+        if (options.Scenarios.Contains("load"))
+        {
+            scenarios.Add(await runner.OpenLoopAsync(arms, cancellationToken));
+        }
+
+        if (options.Scenarios.Contains("idle") && options.IdleStreams > 0)
         {
             scenarios.Add(await runner.IdleConnectionsAsync(cancellationToken));
         }

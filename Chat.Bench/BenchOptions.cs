@@ -6,6 +6,7 @@ namespace Chat.Bench;
 public sealed record BenchOptions
 {
     public bool Smoke { get; init; }
+    public bool Soak { get; init; }
     public Uri? GatewayUrl { get; init; }
     public Uri? GatewayHttp2Url { get; init; }
     public int Streams { get; init; } = 100;
@@ -17,11 +18,15 @@ public sealed record BenchOptions
     public int IdleStreams { get; init; } = 200;
     public string OutputDirectory { get; init; } = ".bench";
     public string[] Transports { get; init; } = ["rest", "streaming", "sse", "websocket", "grpc"];
+    public string[] Scenarios { get; init; } = ["single", "load", "idle"];
+    public string[] IdleKinds { get; init; } = ["websocket", "grpc"];
+    public TimeSpan IdleHold { get; init; } = TimeSpan.FromSeconds(3);
 
     public const string Usage = """
         Chat.Bench: what each transport and each hop costs (docs/performance.md).
 
           dotnet run -c Release --project Chat.Bench -- [options]
+          dotnet run -c Release --project Chat.Bench -- soak [options]   (defaults: 200 streams, 30m, 20 tokens × 100 ms)
           dotnet run -c Release --project Chat.Bench -- micro [BenchmarkDotNet options]
 
           --smoke               seconds, small counts; exit code 1 on lost/reordered tokens or errors
@@ -35,6 +40,10 @@ public sealed record BenchOptions
           --idle-streams <n>    idle WebSocket connections and gRPC Chat streams held open through the gateway (default 200; 0 = skip)
           --duration <t>        load scenario length: 20s, 2m (default 20s)
           --transports <list>   comma-separated subset of rest,streaming,sse,websocket,grpc
+          --scenarios <list>    comma-separated subset of single,load,idle (default all three)
+          --idle-kinds <list>   idle streams to open: websocket,grpc,sse (default websocket,grpc; sse streams are chat
+                                turns, so give the model a slow pacing, e.g. --ttft-ms 600000)
+          --hold <t>            how long the idle streams are held open, checked every 30 s (default 3s)
           --out <dir>           where bench.json and bench.svg go (default .bench)
         """;
 
@@ -49,7 +58,11 @@ public sealed record BenchOptions
                 "--smoke" => options with
                 {
                     Smoke = true, Streams = 10, Tokens = 10, IntervalMs = 20, SingleClientTurns = 3,
-                    Duration = TimeSpan.FromSeconds(3), IdleStreams = 20,
+                    Duration = TimeSpan.FromSeconds(3), IdleStreams = 20, IdleHold = TimeSpan.FromSeconds(1),
+                },
+                "soak" when i == 0 => options with
+                {
+                    Soak = true, Streams = 200, Tokens = 20, IntervalMs = 100, Duration = TimeSpan.FromMinutes(30),
                 },
                 "--url" => options with { GatewayUrl = new Uri(Next()) },
                 "--grpc-url" => options with { GatewayHttp2Url = new Uri(Next()) },
@@ -60,14 +73,19 @@ public sealed record BenchOptions
                 "--turns" => options with { SingleClientTurns = Int(Next()) },
                 "--idle-streams" => options with { IdleStreams = Int(Next()) },
                 "--duration" => options with { Duration = ParseDuration(Next()) },
-                "--transports" => options with { Transports = Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) },
+                "--transports" => options with { Transports = List(Next()) },
                 "--out" => options with { OutputDirectory = Next() },
+                "--scenarios" => options with { Scenarios = List(Next()) },
+                "--idle-kinds" => options with { IdleKinds = List(Next()) },
+                "--hold" => options with { IdleHold = ParseDuration(Next()) },
                 _ => throw new ArgumentException($"Unknown option '{args[i]}'."),
             };
         }
 
         return options;
     }
+
+    private static string[] List(string value) => value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
     private static int Int(string value) => int.Parse(value, CultureInfo.InvariantCulture);
 

@@ -152,46 +152,86 @@ public sealed class BenchRunner(BenchOptions options, BenchSystem system, BenchC
     }
 
     /// <summary>
-    /// Connection scale: M idle WebSocket connections and M idle gRPC Chat streams held open through the gateway;
-    /// the RSS each process gains per connection.
+    /// Connection scale: M idle streams of each kind held open through the gateway for <c>--hold</c>: WebSocket
+    /// connections (past `connected`), gRPC Chat streams (past a PING/PONG, so open end to end) and, with a slowly paced
+    /// model, SSE chat streams (past their first event). Every 30 s of the hold each stream is checked to still be
+    /// open; the RSS each process gains per stream, and the streams dropped, are the figures.
     /// </summary>
     public async Task<ScenarioResult> IdleConnectionsAsync(CancellationToken cancellationToken)
     {
         var before = system.Processes().ToDictionary(p => p.Name, p => ProcessSample.Read(p.Pid));
         var sockets = new List<ClientWebSocket>();
-        var calls = new List<AsyncDuplexStreamingCall<ChatRequest, ChatResponse>>();
+        var calls = new List<(AsyncDuplexStreamingCall<ChatRequest, ChatResponse> Call, Task<bool> Next)>();
+        var sseStreams = new List<(HttpResponseMessage Response, Task<int> Next)>();
         var errors = new ArmFigures("A2", "idle");
         var started = Stopwatch.GetTimestamp();
         var grpc = new ChatService.ChatServiceClient(BenchConnections.Channel(system.GatewayHttp2));
         var wsUri = WebSocketUri(new Uri(system.Gateway, "websocket/ws"));
+        var sseUri = new Uri(system.Gateway, "sse/chat/stream");
+        var kinds = options.IdleKinds;
         try
         {
             for (var i = 0; i < options.IdleStreams; i++)
             {
                 try
                 {
-                    var socket = new ClientWebSocket();
-                    await socket.ConnectAsync(wsUri, cancellationToken);
-                    var buffer = new byte[8192];
-                    await socket.ReceiveAsync(buffer, cancellationToken); // `connected`
-                    sockets.Add(socket);
-                    var call = grpc.Chat(cancellationToken: cancellationToken);
-                    await call.RequestStream.WriteAsync(new ChatRequest { Type = ChatRequest.Types.MessageType.Ping }, cancellationToken);
-                    await call.ResponseStream.MoveNext(cancellationToken); // PONG: the stream is open end to end
-                    calls.Add(call);
+                    if (kinds.Contains("websocket"))
+                    {
+                        var socket = new ClientWebSocket();
+                        await socket.ConnectAsync(wsUri, cancellationToken);
+                        await socket.ReceiveAsync(new byte[8192], cancellationToken); // `connected`
+                        sockets.Add(socket);
+                    }
+
+                    if (kinds.Contains("grpc"))
+                    {
+                        var call = grpc.Chat(cancellationToken: cancellationToken);
+                        await call.RequestStream.WriteAsync(new ChatRequest { Type = ChatRequest.Types.MessageType.Ping }, cancellationToken);
+                        await call.ResponseStream.MoveNext(cancellationToken); // PONG: the stream is open end to end
+                        calls.Add((call, call.ResponseStream.MoveNext(cancellationToken)));
+                    }
+
+                    if (kinds.Contains("sse"))
+                    {
+                        sseStreams.Add(await OpenSseAsync(sseUri, cancellationToken));
+                    }
                 }
-                catch (Exception e) when (e is WebSocketException or RpcException or IOException)
+                catch (Exception e) when (e is WebSocketException or RpcException or IOException or HttpRequestException)
                 {
                     errors.Record(new TurnObservation(0) { Error = e.Message }, 0);
                 }
 
                 if ((i + 1) % 100 == 0)
                 {
-                    Progress("idle", $"{i + 1}/{options.IdleStreams} WebSocket + gRPC streams open");
+                    Progress("idle", $"{i + 1}/{options.IdleStreams} × [{string.Join(", ", kinds)}] streams open");
                 }
             }
 
-            await Task.Delay(TimeSpan.FromSeconds(options.Smoke ? 1 : 3), cancellationToken); // let allocations settle
+            var opened = sockets.Count + calls.Count + sseStreams.Count;
+            var holdUntil = Stopwatch.GetTimestamp() + Ticks.FromMilliseconds(options.IdleHold.TotalMilliseconds);
+            int Dropped() =>
+                sockets.Count(s => s.State != WebSocketState.Open) + calls.Count(c => c.Next.IsCompleted) + sseStreams.Count(s => s.Next.IsCompleted);
+            long peakRss = 0;
+            while (true)
+            {
+                var left = Ticks.ToMicroseconds(holdUntil - Stopwatch.GetTimestamp());
+                peakRss = Math.Max(peakRss, system.Processes().Where(p => p.Name is not ("bench" or "redis")).Sum(p => ProcessSample.Read(p.Pid).RssBytes));
+                if (left <= 0)
+                {
+                    break;
+                }
+
+                await Task.Delay(TimeSpan.FromMicroseconds(Math.Min(left, 30_000_000)), cancellationToken);
+                Progress("idle", $"holding {opened:N0} streams, {Stopwatch.GetElapsedTime(started).TotalSeconds:F0} s, {Dropped()} dropped, " +
+                    $"services RSS {peakRss / 1048576.0:F0} MiB");
+            }
+
+            var dropped = Dropped();
+            for (var i = 0; i < dropped; i++)
+            {
+                errors.Record(new TurnObservation(0) { Error = "idle stream dropped during the hold" }, 0);
+            }
+
             var processes = system.Processes().Select(p =>
             {
                 var now = ProcessSample.Read(p.Pid);
@@ -202,16 +242,22 @@ public sealed class BenchRunner(BenchOptions options, BenchSystem system, BenchC
             {
                 ["open_websockets"] = sockets.Count,
                 ["open_grpc_streams"] = calls.Count,
+                ["open_sse_streams"] = sseStreams.Count,
+                ["held_seconds"] = options.IdleHold.TotalSeconds,
+                ["dropped_during_hold"] = dropped,
+                ["services_rss_bytes"] = processes.Where(p => p.Name is not ("bench" or "redis")).Sum(p => p.RssBytes),
+                ["services_peak_rss_bytes"] = peakRss,
                 ["rss_delta_bytes"] = processes.ToDictionary(p => p.Name, p => p.RssBytes - before[p.Name].RssBytes),
-                ["rss_bytes_per_connection"] = processes.ToDictionary(
-                    p => p.Name, p => (sockets.Count + calls.Count) == 0 ? 0 : (p.RssBytes - before[p.Name].RssBytes) / (sockets.Count + calls.Count)),
+                ["rss_bytes_per_stream"] = processes.ToDictionary(
+                    p => p.Name, p => opened == 0 ? 0 : (p.RssBytes - before[p.Name].RssBytes) / opened),
             };
-            return new ScenarioResult("idle", $"{options.IdleStreams} idle WebSocket connections + {options.IdleStreams} idle gRPC Chat streams through the gateway",
+            return new ScenarioResult("idle",
+                $"{options.IdleStreams} idle streams of each of [{string.Join(", ", kinds)}] through the gateway, held {options.IdleHold.TotalSeconds:F0} s",
                 Stopwatch.GetElapsedTime(started).TotalSeconds, [errors], processes, null, extra);
         }
         finally
         {
-            foreach (var call in calls)
+            foreach (var (call, _) in calls)
             {
                 call.Dispose();
             }
@@ -221,6 +267,43 @@ public sealed class BenchRunner(BenchOptions options, BenchSystem system, BenchC
                 socket.Abort();
                 socket.Dispose();
             }
+
+            foreach (var (response, _) in sseStreams)
+            {
+                response.Dispose();
+            }
+        }
+    }
+
+    /// <summary>An SSE chat stream past its first event; the returned task completes if anything more arrives or it ends.</summary>
+    private async Task<(HttpResponseMessage Response, Task<int> Next)> OpenSseAsync(Uri uri, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, uri) { Content = RestClient.JsonBody() };
+        var response = await connections.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        try
+        {
+            response.EnsureSuccessStatusCode();
+            var body = await response.Content.ReadAsStreamAsync(cancellationToken);
+            var buffer = new byte[4096];
+            var read = 0;
+            // The first frame (session_info) ends with a blank line.
+            while (read < buffer.Length && buffer.AsSpan(0, read).IndexOf("\n\n"u8) < 0)
+            {
+                var n = await body.ReadAsync(buffer.AsMemory(read), cancellationToken);
+                if (n == 0)
+                {
+                    throw new IOException("The SSE stream ended before its first event.");
+                }
+
+                read += n;
+            }
+
+            return (response, body.ReadAsync(buffer, cancellationToken).AsTask());
+        }
+        catch
+        {
+            response.Dispose();
+            throw;
         }
     }
 
@@ -232,7 +315,7 @@ public sealed class BenchRunner(BenchOptions options, BenchSystem system, BenchC
         _ => figures.Where(f => f.Transport == process).Sum(f => f.Tokens),
     };
 
-    private async Task RunOneAsync(Arm arm, ArmFigures figures, long intendedStart, CancellationToken cancellationToken)
+    internal async Task RunOneAsync(Arm arm, ArmFigures figures, long intendedStart, CancellationToken cancellationToken)
     {
         var turn = new TurnObservation(intendedStart);
         try

@@ -42,6 +42,12 @@ public sealed class BenchSystem : IAsyncDisposable
                 app.Configuration["Llm:Offline:TimeToFirstTokenMs"] = options.TimeToFirstTokenMs.ToString(System.Globalization.CultureInfo.InvariantCulture);
                 app.Configuration["Llm:Offline:InterTokenDelayMs"] = options.IntervalMs.ToString(System.Globalization.CultureInfo.InvariantCulture);
                 app.Configuration["Llm:Offline:ReplyTokens"] = options.Tokens.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                // Slow pacing for idle streams must not trip the model idle timeout (a silent model ends the turn).
+                var silence = TimeSpan.FromMilliseconds(2.0 * (options.TimeToFirstTokenMs + options.IntervalMs));
+                if (silence > TimeSpan.FromMinutes(2))
+                {
+                    app.Configuration["Llm:ModelIdleTimeout"] = silence.ToString("c", System.Globalization.CultureInfo.InvariantCulture);
+                }
             },
             cancellationToken);
         var app = await builder.BuildAsync(cancellationToken);

@@ -1,5 +1,6 @@
 extern alias sse;
 extern alias websocket;
+extern alias grpcservice;
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Text.Json;
@@ -31,6 +32,7 @@ public class FormatterBenchmarks
     private Utf8JsonWriter _json = null!;
     private Pipe _pipe = null!;
     private SseEventWriter _sse = null!;
+    private readonly grpcservice::Chat.Grpc.Services.ChunkResponsePool _grpcChunks = new(capacity: 8);
 
     [GlobalSetup]
     public void Setup()
@@ -98,10 +100,19 @@ public class FormatterBenchmarks
         return frame.Length;
     }
 
-    [Benchmark(Description = "public gRPC ChatResponse CHUNK (Chat.Grpc)")]
-    public int GrpcChunk() => new Chat.Contracts.Public.ChatResponse
+    [Benchmark(Description = "public gRPC ChatResponse CHUNK, a new message per token (before)")]
+    public int GrpcChunkNew() => new Chat.Contracts.Public.ChatResponse
     {
         Type = Chat.Contracts.Public.ChatResponse.Types.ResponseType.Chunk, SessionId = "5b2b…", ChunkText = _delta.Delta.Text,
         ChunkNumber = _delta.Delta.Index, ReplyId = _delta.TurnId, EmittedAt = _delta.Delta.EmittedAtTicks,
     }.CalculateSize();
+
+    [Benchmark(Description = "public gRPC ChatResponse CHUNK, pooled (Chat.Grpc ChunkResponsePool)")]
+    public int GrpcChunkPooled()
+    {
+        var response = _grpcChunks.Rent("5b2b…", _delta.Delta.Text, _delta.Delta.Index, _delta.TurnId, _delta.Delta.EmittedAtTicks);
+        var size = response.CalculateSize();
+        _grpcChunks.Return(response);
+        return size;
+    }
 }

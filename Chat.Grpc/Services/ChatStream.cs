@@ -35,6 +35,7 @@ internal sealed partial class ChatStream
     private readonly Lock _gate = new();
     private readonly List<Task> _replies = [];
     private readonly OwnReplyFilter _ownReplies = new();
+    private readonly ChunkResponsePool _chunks;
 
     private string? _sessionId;
     private CancellationTokenSource? _watch;
@@ -61,6 +62,7 @@ internal sealed partial class ChatStream
         _detach = detach;
         _attachOnMessage = attachOnMessage;
         _endCall = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
+        _chunks = new ChunkResponsePool(options.OutgoingQueueCapacity + 1);
         _outgoing = Channel.CreateBounded<ChatResponse>(new BoundedChannelOptions(options.OutgoingQueueCapacity)
         {
             SingleReader = true,
@@ -149,6 +151,7 @@ internal sealed partial class ChatStream
             await foreach (var response in _outgoing.Reader.ReadAllAsync(CallToken))
             {
                 await _responses.WriteAsync(response, CallToken);
+                _chunks.Return(response);
             }
         }
         catch (Exception exception) when (exception is OperationCanceledException or InvalidOperationException or IOException)
@@ -308,16 +311,8 @@ internal sealed partial class ChatStream
                         chunks = turnEvent.Delta.Index;
                         if (turnEvent.Delta.Index > afterChunk)
                         {
-                            await SendAsync(new ChatResponse
-                            {
-                                Type = ChatResponse.Types.ResponseType.Chunk,
-                                SessionId = sessionId ?? "",
-                                ChunkText = turnEvent.Delta.Text,
-                                ChunkNumber = turnEvent.Delta.Index,
-                                IsFinal = false,
-                                ReplyId = replyId,
-                                EmittedAt = turnEvent.Delta.EmittedAtTicks,
-                            });
+                            await SendAsync(_chunks.Rent(
+                                sessionId ?? "", turnEvent.Delta.Text, turnEvent.Delta.Index, replyId, turnEvent.Delta.EmittedAtTicks));
                         }
 
                         break;

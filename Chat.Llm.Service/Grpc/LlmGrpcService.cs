@@ -15,7 +15,6 @@ public sealed class LlmGrpcService(
     RedisSessionStore store,
     TurnService turns,
     TurnResumer resumer,
-    TurnRegistry registry,
     ModelInfo model,
     ReplicaInfo replica,
     IConnectionMultiplexer redis,
@@ -130,7 +129,7 @@ public sealed class LlmGrpcService(
     public override async Task<CancelTurnResponse> CancelTurn(CancelTurnRequest request, ServerCallContext context)
     {
         var turnId = RequestValidation.ParseTurnId(request.TurnId);
-        return new CancelTurnResponse { Cancelled = await resumer.CancelAsync(turnId, request.Principal, registry, context.CancellationToken) };
+        return new CancelTurnResponse { Cancelled = await resumer.CancelAsync(turnId, request.Principal, context.CancellationToken) };
     }
 
     public override async Task<PublishSessionEventResponse> PublishSessionEvent(SessionEvent request, ServerCallContext context)

@@ -126,12 +126,13 @@ public sealed class ResumeOptions
     public TimeSpan BufferTtl { get; set; } = TimeSpan.FromMinutes(10);
 
     /// <summary>
-    /// Events are written to Redis at most this often (one pipelined write per batch, never one per token). The caller
-    /// on the turn's own replica gets every event at once; only a resumer on another replica sees the live tail in
-    /// batches this far apart.
+    /// Events are written to Redis at most this often (one pipelined RPUSH + PUBLISH per batch, never one per token).
+    /// The caller, and any resumer on the turn's own replica (<see cref="Turns.LocalTurnFeed"/>), get every event at
+    /// once; only a resumer on another replica sees the live tail in batches this far apart, and a crash of the turn's
+    /// replica loses at most this much of a reply that is lost anyway.
     /// </summary>
     [Range(1, 10_000)]
-    public int FlushIntervalMs { get; set; } = 20;
+    public int FlushIntervalMs { get; set; } = 200;
 
     [Range(1, 100_000)]
     public int MaxBatchEvents { get; set; } = 64;

@@ -8,12 +8,14 @@ namespace Chat.Llm.Service.Turns;
 /// <summary>
 /// The turns running on this replica, by id, so CancelTurn can stop one wherever it runs: a cancel is published on
 /// one Redis channel every replica listens to, and the replica that runs the turn cancels it. Also records the
-/// service's first start for the shared uptime.
+/// service's first start for the shared uptime. Each running turn's <see cref="LocalTurnFeed"/> lives here until its
+/// Redis buffer holds every event, so a resumer on this replica never needs Redis.
 /// </summary>
 public sealed class TurnRegistry(IConnectionMultiplexer redis, RedisKeys keys, RedisSessionStore store, ILogger<TurnRegistry> logger)
     : IHostedService
 {
     private readonly ConcurrentDictionary<string, CancellationTokenSource> _running = new();
+    private readonly ConcurrentDictionary<string, LocalTurnFeed> _feeds = new();
     private readonly CancellationTokenSource _stopping = new();
 
     /// <summary>Cancelled when the host stops, so detached turns end with the process instead of outliving it.</summary>
@@ -24,6 +26,14 @@ public sealed class TurnRegistry(IConnectionMultiplexer redis, RedisKeys keys, R
     public void Register(string turnId, CancellationTokenSource cancellation) => _running[turnId] = cancellation;
 
     public void Unregister(string turnId) => _running.TryRemove(turnId, out _);
+
+    public LocalTurnFeed AddFeed(string turnId, string principal) => _feeds[turnId] = new LocalTurnFeed(principal);
+
+    /// <summary>Called once the turn's Redis buffer is complete: later resumers read it there.</summary>
+    public void RemoveFeed(string turnId) => _feeds.TryRemove(turnId, out _);
+
+    public bool TryGetFeed(string turnId, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out LocalTurnFeed? feed) =>
+        _feeds.TryGetValue(turnId, out feed);
 
     public bool CancelLocal(string turnId)
     {

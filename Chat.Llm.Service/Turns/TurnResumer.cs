@@ -11,12 +11,26 @@ using StackExchange.Redis;
 namespace Chat.Llm.Service.Turns;
 
 /// <summary>
-/// Replays a turn from its Redis buffer, then follows its live tail, on any replica. It subscribes to the turn's
-/// channel before reading the buffer, so no batch falls between the two, and passes each sequence number once.
+/// Replays a turn and follows its live tail. A turn running on this replica is followed in memory (every event at
+/// once, no Redis). Any other is replayed from its Redis buffer, then followed on the turn's channel in the batches
+/// the buffer is written in: it subscribes before reading the buffer, so no batch falls between the two, and passes
+/// each sequence number once.
 /// </summary>
-public sealed class TurnResumer(IConnectionMultiplexer redis, RedisKeys keys, IOptions<LlmOptions> options)
+public sealed class TurnResumer(IConnectionMultiplexer redis, RedisKeys keys, TurnRegistry registry, IOptions<LlmOptions> options)
 {
-    public async IAsyncEnumerable<TurnEvent> ResumeAsync(
+    public IAsyncEnumerable<TurnEvent> ResumeAsync(string turnId, long afterSequence, string principal, CancellationToken cancellationToken)
+    {
+        if (registry.TryGetFeed(turnId, out var feed))
+        {
+            return feed.Principal == principal
+                ? feed.FollowAsync(afterSequence, cancellationToken)
+                : throw RpcErrors.TurnNotFound();
+        }
+
+        return ResumeFromRedisAsync(turnId, afterSequence, principal, cancellationToken);
+    }
+
+    private async IAsyncEnumerable<TurnEvent> ResumeFromRedisAsync(
         string turnId, long afterSequence, string principal, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var db = redis.GetDatabase();
@@ -90,7 +104,7 @@ public sealed class TurnResumer(IConnectionMultiplexer redis, RedisKeys keys, IO
     }
 
     /// <summary>Cancels a running turn wherever it runs; false when it is unknown, another's, or already over.</summary>
-    public async Task<bool> CancelAsync(string turnId, string principal, TurnRegistry registry, CancellationToken cancellationToken)
+    public async Task<bool> CancelAsync(string turnId, string principal, CancellationToken cancellationToken)
     {
         var meta = await redis.GetDatabase().HashGetAllAsync(keys.Turn(turnId)).WaitAsync(cancellationToken);
         var fields = meta.ToDictionary(e => e.Name.ToString(), e => e.Value.ToString());

@@ -113,13 +113,15 @@ public sealed class TurnService(
 
         var buffer = new TurnEventBuffer(redis, keys, run.TurnId, Options.Resume.BufferTtl,
             TimeSpan.FromMilliseconds(Options.Resume.FlushIntervalMs), Options.Resume.MaxBatchEvents, logger);
+        var feed = registry.AddFeed(run.TurnId, run.Request.Principal ?? "");
         long sequence = 0;
         void Emit(TurnEvent turnEvent)
         {
             turnEvent.Sequence = ++sequence;
             turnEvent.TurnId = run.TurnId;
-            buffer.Add(turnEvent);
             run.Events.TryWrite(turnEvent);
+            feed.Publish(turnEvent);
+            buffer.Add(turnEvent);
         }
 
         var startedAt = time.GetUtcNow();
@@ -288,6 +290,7 @@ public sealed class TurnService(
         run.Cancellation.Dispose();
         telemetry.ActiveTurns.Add(-1);
         await buffer.CompleteAsync();
+        registry.RemoveFeed(run.TurnId);
     }
 
     private void Record(string modelId, string? errorCode, TimeSpan? firstToken, TimeSpan total, int chunks)
