@@ -3,6 +3,7 @@ using System.Threading.Channels;
 using Chat.Contracts.Llm.V1;
 using Chat.Contracts.Public;
 using Chat.Contracts.Sessions;
+using Chat.Transports.Shared.Streaming;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 
@@ -25,6 +26,7 @@ internal sealed partial class ChatStream
     private readonly IServerStreamWriter<ChatResponse> _responses;
     private readonly ServerCallContext _context;
     private readonly LlmService.LlmServiceClient _llm;
+    private readonly StreamWriteWatchdog _writeWatchdog;
     private readonly ILogger _logger;
     private readonly string _principal;
     private readonly string _origin;
@@ -46,6 +48,7 @@ internal sealed partial class ChatStream
         ServerCallContext context,
         LlmService.LlmServiceClient llm,
         GrpcChatOptions options,
+        StreamWriteWatchdog writeWatchdog,
         ILogger logger,
         string principal,
         string origin,
@@ -55,6 +58,7 @@ internal sealed partial class ChatStream
         _responses = responses;
         _context = context;
         _llm = llm;
+        _writeWatchdog = writeWatchdog;
         _logger = logger;
         _principal = principal;
         _origin = origin;
@@ -134,6 +138,7 @@ internal sealed partial class ChatStream
 
             _outgoing.Writer.TryComplete();
             await writer;
+            _writeWatchdog.Dispose();
         }
 
         if (_terminalStatus is { } status)
@@ -148,7 +153,15 @@ internal sealed partial class ChatStream
         {
             await foreach (var response in _outgoing.Reader.ReadAllAsync(CallToken))
             {
-                await _responses.WriteAsync(response, CallToken);
+                _writeWatchdog.WriteStarted();
+                try
+                {
+                    await _responses.WriteAsync(response, CallToken);
+                }
+                finally
+                {
+                    _writeWatchdog.WriteEnded();
+                }
             }
         }
         catch (Exception exception) when (exception is OperationCanceledException or InvalidOperationException or IOException)

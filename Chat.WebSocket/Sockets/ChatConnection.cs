@@ -4,6 +4,8 @@ using System.Text.Json;
 using System.Threading.Channels;
 using Chat.Contracts.Llm.V1;
 using Chat.Contracts.Sessions;
+using Chat.Transports.Shared.Hosting;
+using Chat.Transports.Shared.Streaming;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 
@@ -19,12 +21,15 @@ namespace Chat.WebSocket.Sockets;
 public sealed partial class ChatConnection
 {
     private const string GeneratingStatus = "Generating response...";
+    private const string Protocol = "websocket";
 
     private readonly System.Net.WebSockets.WebSocket _socket;
     private readonly LlmService.LlmServiceClient _llm;
     private readonly ServerInfoProvider _serverInfo;
     private readonly WebSocketChatOptions _options;
     private readonly WebSocketTelemetry _telemetry;
+    private readonly TransportTelemetry _transportTelemetry;
+    private readonly StreamWriteWatchdog _writeWatchdog;
     private readonly ILogger _logger;
     private readonly string _principal;
     private readonly string _origin;
@@ -45,7 +50,9 @@ public sealed partial class ChatConnection
         ServerInfoProvider serverInfo,
         WebSocketChatOptions options,
         WebSocketTelemetry telemetry,
-        ILogger logger,
+        TransportTelemetry transportTelemetry,
+        TransportOptions transportOptions,
+        ILoggerFactory loggerFactory,
         string principal,
         string origin)
     {
@@ -54,7 +61,12 @@ public sealed partial class ChatConnection
         _serverInfo = serverInfo;
         _options = options;
         _telemetry = telemetry;
-        _logger = logger;
+        _transportTelemetry = transportTelemetry;
+        _logger = loggerFactory.CreateLogger<ChatConnection>();
+        // A send the client does not take (its receive buffer full) aborts the socket; the queue bound alone would
+        // leave the writer stuck in that send until Kestrel's MinResponseDataRate noticed.
+        _writeWatchdog = new StreamWriteWatchdog(
+            transportOptions.StreamWriteTimeout, Protocol, socket.Abort, transportTelemetry, loggerFactory.CreateLogger<StreamWriteWatchdog>());
         _principal = principal;
         _origin = origin;
         _outgoing = Channel.CreateBounded<OutgoingFrame>(new BoundedChannelOptions(options.OutgoingQueueCapacity)
@@ -88,6 +100,7 @@ public sealed partial class ChatConnection
             RequestClose(WebSocketCloseStatus.NormalClosure, "");
             await writer;
             _abortAfterClose?.Dispose();
+            _writeWatchdog.Dispose();
         }
     }
 
@@ -164,12 +177,14 @@ public sealed partial class ChatConnection
             {
                 while (!Closing && _outgoing.Reader.TryRead(out var frame))
                 {
+                    _writeWatchdog.WriteStarted();
                     try
                     {
                         await _socket.SendAsync(frame.Buffer.AsMemory(0, frame.Length), WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
                     }
                     finally
                     {
+                        _writeWatchdog.WriteEnded();
                         frame.Release();
                     }
                 }
@@ -224,6 +239,7 @@ public sealed partial class ChatConnection
         {
             frame.Release();
             _telemetry.SlowReaderDisconnected();
+            _transportTelemetry.StreamDropped(Protocol, "queue_full");
             Log.SlowReader(_logger, ConnectionId, _options.OutgoingQueueCapacity);
             RequestClose(WebSocketCloseStatus.PolicyViolation, "Client is not reading fast enough");
         }
