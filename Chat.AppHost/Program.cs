@@ -20,32 +20,40 @@ var llm = builder.AddProject<Projects.Chat_Llm_Service>("llm")
     .WithReference(redis)
     .WaitFor(redis);
 
+// Transport:* (StreamWriteTimeout, TurnTimeout…) of the AppHost's configuration reaches every transport.
+var transportSettings = builder.Configuration.GetSection("Transport");
+
 var rest = builder.AddProject<Projects.Chat_Rest>("rest")
     .WithHttpHealthCheck("/health")
     .WithReference(llm)
-    .WithInternalApiKey(internalApiKey);
+    .WithInternalApiKey(internalApiKey)
+    .WithEnvironment(transportSettings);
 
 var streaming = builder.AddProject<Projects.Chat_Streaming>("streaming")
     .WithHttpHealthCheck("/health")
     .WithReference(llm)
-    .WithInternalApiKey(internalApiKey);
+    .WithInternalApiKey(internalApiKey)
+    .WithEnvironment(transportSettings);
 
 var sse = builder.AddProject<Projects.Chat_Sse>("sse")
     .WithHttpHealthCheck("/health")
     .WithReference(llm)
     .WithInternalApiKey(internalApiKey)
+    .WithEnvironment(transportSettings)
     .WithReplicas(2);
 
 var websocket = builder.AddProject<Projects.Chat_WebSocket>("websocket")
     .WithHttpHealthCheck("/health")
     .WithReference(llm)
-    .WithInternalApiKey(internalApiKey);
+    .WithInternalApiKey(internalApiKey)
+    .WithEnvironment(transportSettings);
 
 var grpc = builder.AddProject<Projects.Chat_Grpc>("grpc")
     .AsHttp2Service()
     .WithHttpHealthCheck("/health")
     .WithReference(llm)
-    .WithInternalApiKey(internalApiKey);
+    .WithInternalApiKey(internalApiKey)
+    .WithEnvironment(transportSettings);
 
 // The one public entry: HTTP/1.1 (REST, NDJSON, SSE, WebSocket, gRPC-Web, web page) and h2c (native gRPC).
 builder.AddProject<Projects.Chat_Gateway>("gateway")

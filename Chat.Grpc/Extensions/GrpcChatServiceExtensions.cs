@@ -1,4 +1,5 @@
 using Chat.Grpc.Services;
+using Chat.Transports.Shared.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.Hosting;
@@ -20,8 +21,18 @@ public static class GrpcChatServiceExtensions
         // grpc.health.v1 reports the ASP.NET Core health checks (the same ones /health runs).
         builder.Services.AddGrpcHealthChecks();
 
+        // The Transport section and meter the HTTP transports share: StreamWriteTimeout, chat.transport.streams.dropped.
+        builder.Services.AddOptions<TransportOptions>()
+            .BindConfiguration(TransportOptions.SectionName)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        builder.Services.AddSingleton<ConnectionCounter>();
+        builder.Services.AddSingleton<TransportTelemetry>();
+
         builder.Services.AddLlmServiceClient();
-        builder.Services.AddOpenTelemetry().WithTracing(tracing => tracing.AddSource(ChatGrpcService.ActivitySourceName));
+        builder.Services.AddOpenTelemetry()
+            .WithTracing(tracing => tracing.AddSource(ChatGrpcService.ActivitySourceName))
+            .WithMetrics(metrics => metrics.AddMeter(TransportTelemetry.Name));
         return builder;
     }
 

@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Globalization;
 using Chat.Contracts.Llm.V1;
 using Chat.Contracts.Public;
+using Chat.Transports.Shared.Hosting;
+using Chat.Transports.Shared.Streaming;
 using Grpc.Core;
 using Microsoft.Extensions.Options;
 using Llm = Chat.Contracts.Llm.V1;
@@ -17,6 +19,9 @@ namespace Chat.Grpc.Services;
 public sealed class ChatGrpcService(
     LlmService.LlmServiceClient llm,
     IOptions<GrpcChatOptions> options,
+    IOptions<TransportOptions> transportOptions,
+    TransportTelemetry telemetry,
+    ILoggerFactory loggerFactory,
     ILogger<ChatGrpcService> logger,
     IConfiguration configuration,
     IHostEnvironment environment) : ChatService.ChatServiceBase
@@ -174,6 +179,14 @@ public sealed class ChatGrpcService(
         context,
         llm,
         options.Value,
+        // A response write the client does not take ends the call (the HTTP/2 stream is reset): with the caller
+        // gone, a non-resumable reply stops with it.
+        new StreamWriteWatchdog(
+            transportOptions.Value.StreamWriteTimeout,
+            "grpc",
+            context.GetHttpContext().Abort,
+            telemetry,
+            loggerFactory.CreateLogger<StreamWriteWatchdog>()),
         logger,
         Principal(context),
         ServiceInstance.Describe(configuration, environment.ApplicationName),

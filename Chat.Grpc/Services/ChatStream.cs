@@ -3,6 +3,7 @@ using System.Threading.Channels;
 using Chat.Contracts.Llm.V1;
 using Chat.Contracts.Public;
 using Chat.Contracts.Sessions;
+using Chat.Transports.Shared.Streaming;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 
@@ -25,6 +26,7 @@ internal sealed partial class ChatStream
     private readonly IServerStreamWriter<ChatResponse> _responses;
     private readonly ServerCallContext _context;
     private readonly LlmService.LlmServiceClient _llm;
+    private readonly StreamWriteWatchdog _writeWatchdog;
     private readonly ILogger _logger;
     private readonly string _principal;
     private readonly string _origin;
@@ -47,6 +49,7 @@ internal sealed partial class ChatStream
         ServerCallContext context,
         LlmService.LlmServiceClient llm,
         GrpcChatOptions options,
+        StreamWriteWatchdog writeWatchdog,
         ILogger logger,
         string principal,
         string origin,
@@ -56,6 +59,7 @@ internal sealed partial class ChatStream
         _responses = responses;
         _context = context;
         _llm = llm;
+        _writeWatchdog = writeWatchdog;
         _logger = logger;
         _principal = principal;
         _origin = origin;
@@ -136,6 +140,7 @@ internal sealed partial class ChatStream
 
             _outgoing.Writer.TryComplete();
             await writer;
+            _writeWatchdog.Dispose();
         }
 
         if (_terminalStatus is { } status)
@@ -150,7 +155,16 @@ internal sealed partial class ChatStream
         {
             await foreach (var response in _outgoing.Reader.ReadAllAsync(CallToken))
             {
-                await _responses.WriteAsync(response, CallToken);
+                _writeWatchdog.WriteStarted();
+                try
+                {
+                    await _responses.WriteAsync(response, CallToken);
+                }
+                finally
+                {
+                    _writeWatchdog.WriteEnded();
+                }
+
                 _chunks.Return(response);
             }
         }

@@ -23,12 +23,15 @@ public sealed class SseEventWriter : IAsyncDisposable
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly CancellationTokenSource _stop;
     private readonly TimeSpan _heartbeatInterval;
+    private readonly StreamWriteWatchdog _watchdog;
     private long _lastWrite = Stopwatch.GetTimestamp();
     private Task _heartbeats = Task.CompletedTask;
 
-    public SseEventWriter(PipeWriter pipe, string turnId, TimeSpan heartbeatInterval, CancellationToken cancellationToken)
+    /// <param name="watchdog">Drops the stream when a flush (frames or heartbeat) stays pending too long.</param>
+    public SseEventWriter(PipeWriter pipe, string turnId, TimeSpan heartbeatInterval, StreamWriteWatchdog watchdog, CancellationToken cancellationToken)
     {
         _pipe = pipe;
+        _watchdog = watchdog;
         _json = new Utf8JsonWriter(pipe, OriginalEvents.WriterOptions);
         _idPrefix = Encoding.UTF8.GetBytes($"id: {turnId}:");
         _heartbeatInterval = heartbeatInterval;
@@ -104,7 +107,7 @@ public sealed class SseEventWriter : IAsyncDisposable
 
     private async ValueTask FlushAsync(CancellationToken cancellationToken)
     {
-        await _pipe.FlushAsync(cancellationToken);
+        await _watchdog.FlushAsync(_pipe, cancellationToken);
         Volatile.Write(ref _lastWrite, Stopwatch.GetTimestamp());
     }
 

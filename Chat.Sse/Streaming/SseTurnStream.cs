@@ -69,7 +69,8 @@ public sealed partial class SseTurnStream : IResult, IEndpointMetadataProvider
         var cancellationToken = context.RequestAborted;
 
         context.Response.StartStreaming(ContentType);
-        await using var writer = new SseEventWriter(context.Response.BodyWriter, _turnId, options.HeartbeatInterval, cancellationToken);
+        using var watchdog = StreamWriteWatchdog.For(context, Protocol);
+        await using var writer = new SseEventWriter(context.Response.BodyWriter, _turnId, options.HeartbeatInterval, watchdog, cancellationToken);
         Log.StreamStarted(logger, _turnId, _first.Sequence, _skipFrames);
 
         try
@@ -114,8 +115,16 @@ public sealed partial class SseTurnStream : IResult, IEndpointMetadataProvider
         }
         catch (Exception exception) when (exception is OperationCanceledException or RpcException or IOException)
         {
-            // The client left. The turn runs on (detach): a reconnect with Last-Event-ID picks it up.
-            Log.ClientDisconnected(logger, _turnId);
+            // The client left, or was dropped for not reading. The turn runs on (detach): a reconnect with
+            // Last-Event-ID picks it up, and the reply is stored whole when it ends.
+            if (watchdog.Dropped)
+            {
+                outcome = "dropped";
+            }
+            else
+            {
+                Log.ClientDisconnected(logger, _turnId);
+            }
         }
         finally
         {

@@ -41,6 +41,7 @@ public sealed partial class NdjsonTurnStream(AsyncServerStreamingCall<TurnEvent>
 
         context.Response.StartStreaming(ContentType);
         var pipe = context.Response.BodyWriter;
+        using var watchdog = StreamWriteWatchdog.For(context, Protocol);
         await using var json = new Utf8JsonWriter(pipe, OriginalEvents.WriterOptions);
         var chunks = 0;
         var outcome = "client_left";
@@ -52,7 +53,7 @@ public sealed partial class NdjsonTurnStream(AsyncServerStreamingCall<TurnEvent>
             EndLine(json, pipe);
             OriginalEvents.WriteStatus(json, session, withTimestamp: true);
             EndLine(json, pipe);
-            await pipe.FlushAsync(cancellationToken);
+            await watchdog.FlushAsync(pipe, cancellationToken);
             Log.StreamStarted(logger, turnId, session.SessionId);
 
             while (await turnCall.ResponseStream.MoveNext(cancellationToken))
@@ -63,7 +64,7 @@ public sealed partial class NdjsonTurnStream(AsyncServerStreamingCall<TurnEvent>
                     case TurnEvent.KindOneofCase.Delta:
                         OriginalEvents.WriteChunk(json, turnEvent.Delta.Text, ++chunks, isFinal: false, withTimestamp: true, turnEvent.Delta.EmittedAtTicks);
                         EndLine(json, pipe);
-                        await pipe.FlushAsync(cancellationToken);
+                        await watchdog.FlushAsync(pipe, cancellationToken);
                         if (chunks == 1)
                         {
                             telemetry.FirstChunk(Protocol, startedTimestamp);
@@ -88,7 +89,7 @@ public sealed partial class NdjsonTurnStream(AsyncServerStreamingCall<TurnEvent>
                 }
 
                 EndLine(json, pipe);
-                await pipe.FlushAsync(cancellationToken);
+                await watchdog.FlushAsync(pipe, cancellationToken);
                 if (turnEvent.KindCase is TurnEvent.KindOneofCase.Completed or TurnEvent.KindOneofCase.Error)
                 {
                     return;
@@ -97,19 +98,27 @@ public sealed partial class NdjsonTurnStream(AsyncServerStreamingCall<TurnEvent>
 
             // The LLM service ended the stream without completing the turn.
             outcome = "error";
-            await WriteErrorAsync(json, pipe, StatusCode.Unavailable, session.SessionId, cancellationToken);
+            await WriteErrorAsync(json, pipe, watchdog, StatusCode.Unavailable, session.SessionId, cancellationToken);
         }
         catch (RpcException exception) when (!cancellationToken.IsCancellationRequested)
         {
             // After the stream started, a failure is an error line (the conventions' mapping as code), then the end.
             Log.StreamFailed(logger, turnId, LlmProblems.StatusName(exception.StatusCode));
             outcome = "error";
-            await WriteErrorAsync(json, pipe, exception.StatusCode, session.SessionId, cancellationToken);
+            await WriteErrorAsync(json, pipe, watchdog, exception.StatusCode, session.SessionId, cancellationToken);
         }
         catch (Exception exception) when (exception is OperationCanceledException or RpcException or IOException)
         {
-            // The client went away: the gRPC call is cancelled with the request, which stops the model (detach=false).
-            Log.ClientDisconnected(logger, turnId);
+            // The client went away, or was dropped for not reading: the gRPC call is cancelled with the request, which
+            // stops the model (detach=false), so nothing of the turn is stored as a reply.
+            if (watchdog.Dropped)
+            {
+                outcome = "dropped";
+            }
+            else
+            {
+                Log.ClientDisconnected(logger, turnId);
+            }
         }
         finally
         {
@@ -117,7 +126,8 @@ public sealed partial class NdjsonTurnStream(AsyncServerStreamingCall<TurnEvent>
         }
     }
 
-    private static async Task WriteErrorAsync(Utf8JsonWriter json, System.IO.Pipelines.PipeWriter pipe, StatusCode code, string sessionId, CancellationToken cancellationToken)
+    private static async Task WriteErrorAsync(
+        Utf8JsonWriter json, System.IO.Pipelines.PipeWriter pipe, StreamWriteWatchdog watchdog, StatusCode code, string sessionId, CancellationToken cancellationToken)
     {
         json.Reset(pipe);
         OriginalEvents.WriteError(
@@ -128,7 +138,7 @@ public sealed partial class NdjsonTurnStream(AsyncServerStreamingCall<TurnEvent>
             retryable: code is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.ResourceExhausted,
             withTimestamp: true);
         EndLine(json, pipe);
-        await pipe.FlushAsync(cancellationToken);
+        await watchdog.FlushAsync(pipe, cancellationToken);
     }
 
     /// <summary>Ends one NDJSON line; Reset lets the same writer start the next top-level object.</summary>

@@ -83,6 +83,7 @@ public static class ServiceInfoApi
     public static async Task<Ok<StatsResponse>> GetStats(
         HttpContext context,
         TransportRuntime runtime,
+        TransportTelemetry telemetry,
         LlmService.LlmServiceClient llm,
         IOptions<TransportOptions> options)
     {
@@ -102,6 +103,7 @@ public static class ServiceInfoApi
             StreamingConnections = runtime.StreamingConnections,
             WebsocketConnections = runtime.WebSocketConnections,
             TotalConnections = runtime.TotalConnections,
+            StreamsDropped = runtime.TotalConnections is null ? null : telemetry.StreamsDropped,
             Provider = stats.Provider,
             Instance = runtime.Instance,
             LlmInstance = stats.InstanceId,

@@ -2,7 +2,10 @@ using System.ComponentModel.DataAnnotations;
 
 namespace Chat.Transports.Shared.Hosting;
 
-/// <summary>Limits every HTTP transport applies to its calls to Chat.Llm.Service (configuration section <c>Transport</c>).</summary>
+/// <summary>
+/// Limits every transport applies to its calls to Chat.Llm.Service and to its streams to clients (configuration
+/// section <c>Transport</c>).
+/// </summary>
 public sealed class TransportOptions
 {
     public const string SectionName = "Transport";
@@ -25,4 +28,11 @@ public sealed class TransportOptions
     /// <summary>Deadline of the LLM service stats call behind /health, short so a slow dependency cannot stall probes.</summary>
     [Range(typeof(TimeSpan), "00:00:00.010", "00:01:00")]
     public TimeSpan HealthCallTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// Longest one write of a stream event to the client may stay pending (the client's buffers full because it
+    /// stopped reading); past it the stream is dropped and counted (<c>chat.transport.streams.dropped</c>).
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
+    public TimeSpan StreamWriteTimeout { get; set; } = TimeSpan.FromSeconds(30);
 }

@@ -50,6 +50,10 @@ public sealed record StatsResponse(
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public long? TotalConnections { get; init; }
 
+    /// <summary>Addition: streams this replica dropped since it started, e.g. clients that stopped reading (streaming transports).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public long? StreamsDropped { get; init; }
+
     public string? Provider { get; init; }
 
     public required string Instance { get; init; }

@@ -4,6 +4,8 @@ using System.Text.Json;
 using System.Threading.Channels;
 using Chat.Contracts.Llm.V1;
 using Chat.Contracts.Sessions;
+using Chat.Transports.Shared.Hosting;
+using Chat.Transports.Shared.Streaming;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 
@@ -13,22 +15,28 @@ namespace Chat.WebSocket.Sockets;
 /// One client connection speaking the original project's JSON protocol. Reads run on one loop (messages are handled
 /// in order; replies stream in the background so pings, typing and cancel still get through), writes go through a
 /// bounded queue drained by one writer loop (a socket allows one sender at a time, and a client that stops reading
-/// must not make the server buffer without bound). Session state lives in Chat.Llm.Service; this only remembers
-/// which session the connection has joined, to route typing indicators and message updates.
+/// must not make the server buffer without bound): replies wait for room (a model faster than the client is paced by
+/// it), other messages overflowing the queue close the connection (1008), and a send pending for
+/// <c>Transport:StreamWriteTimeout</c> aborts it. Session state lives in Chat.Llm.Service; this only remembers which
+/// session the connection has joined, to route typing indicators and message updates.
 /// </summary>
 public sealed partial class ChatConnection
 {
     private const string GeneratingStatus = "Generating response...";
+    private const string Protocol = "websocket";
 
     private readonly System.Net.WebSockets.WebSocket _socket;
     private readonly LlmService.LlmServiceClient _llm;
     private readonly ServerInfoProvider _serverInfo;
     private readonly WebSocketChatOptions _options;
     private readonly WebSocketTelemetry _telemetry;
+    private readonly TransportTelemetry _transportTelemetry;
+    private readonly StreamWriteWatchdog _writeWatchdog;
     private readonly ILogger _logger;
     private readonly string _principal;
     private readonly string _origin;
     private readonly Channel<OutgoingFrame> _outgoing;
+    private readonly SemaphoreSlim _replyCredits;
     private readonly CancellationTokenSource _lifetime = new();
     private readonly Lock _gate = new();
 
@@ -45,7 +53,9 @@ public sealed partial class ChatConnection
         ServerInfoProvider serverInfo,
         WebSocketChatOptions options,
         WebSocketTelemetry telemetry,
-        ILogger logger,
+        TransportTelemetry transportTelemetry,
+        TransportOptions transportOptions,
+        ILoggerFactory loggerFactory,
         string principal,
         string origin)
     {
@@ -54,7 +64,12 @@ public sealed partial class ChatConnection
         _serverInfo = serverInfo;
         _options = options;
         _telemetry = telemetry;
-        _logger = logger;
+        _transportTelemetry = transportTelemetry;
+        _logger = loggerFactory.CreateLogger<ChatConnection>();
+        // A send the client does not take (its receive buffer full) aborts the socket; the queue bound alone would
+        // leave the writer stuck in that send until Kestrel's MinResponseDataRate noticed.
+        _writeWatchdog = new StreamWriteWatchdog(
+            transportOptions.StreamWriteTimeout, Protocol, socket.Abort, transportTelemetry, loggerFactory.CreateLogger<StreamWriteWatchdog>());
         _principal = principal;
         _origin = origin;
         _outgoing = Channel.CreateBounded<OutgoingFrame>(new BoundedChannelOptions(options.OutgoingQueueCapacity)
@@ -62,6 +77,8 @@ public sealed partial class ChatConnection
             SingleReader = true,
             FullMode = BoundedChannelFullMode.Wait,
         });
+        var replyCredits = Math.Max(1, options.OutgoingQueueCapacity * 3 / 4);
+        _replyCredits = new SemaphoreSlim(replyCredits, replyCredits);
     }
 
     public string ConnectionId { get; } = Guid.NewGuid().ToString();
@@ -88,6 +105,7 @@ public sealed partial class ChatConnection
             RequestClose(WebSocketCloseStatus.NormalClosure, "");
             await writer;
             _abortAfterClose?.Dispose();
+            _writeWatchdog.Dispose();
         }
     }
 
@@ -164,13 +182,19 @@ public sealed partial class ChatConnection
             {
                 while (!Closing && _outgoing.Reader.TryRead(out var frame))
                 {
+                    _writeWatchdog.WriteStarted();
                     try
                     {
                         await _socket.SendAsync(frame.Buffer.AsMemory(0, frame.Length), WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
                     }
                     finally
                     {
+                        _writeWatchdog.WriteEnded();
                         frame.Release();
+                        if (frame.IsReply)
+                        {
+                            _replyCredits.Release();
+                        }
                     }
                 }
 
@@ -205,17 +229,51 @@ public sealed partial class ChatConnection
     }
 
     /// <summary>
-    /// A model delta, the per-token path: written by <see cref="ChunkFrame"/> into a pooled buffer (returned once sent)
-    /// instead of a record serialized into a new array, so a token costs no allocation here.
+    /// A message of a reply: waits for room in the queue instead of overflowing it, so a model faster than the client
+    /// is paced by the client (a client that stops reading altogether is dropped by the write watchdog).
     /// </summary>
-    private void SendChunk(string text, int chunkNumber, string sessionId, string? replyId, long emittedAtTicks)
+    private Task SendReplyAsync(ServerMessage message)
     {
         if (Closing)
         {
+            return Task.CompletedTask;
+        }
+
+        var json = message.ToUtf8Json();
+        return EnqueueReplyAsync(new OutgoingFrame(json, json.Length, Pooled: false) { IsReply = true });
+    }
+
+    /// <summary>
+    /// A model delta, the per-token path: written by <see cref="ChunkFrame"/> into a pooled buffer (returned once sent)
+    /// instead of a record serialized into a new array, so a token costs no allocation here.
+    /// </summary>
+    private Task SendChunkAsync(string text, int chunkNumber, string sessionId, string? replyId, long emittedAtTicks)
+    {
+        if (Closing)
+        {
+            return Task.CompletedTask;
+        }
+
+        return EnqueueReplyAsync(ChunkFrame.Rent(text, chunkNumber, sessionId, replyId, emittedAtTicks) with { IsReply = true });
+    }
+
+    /// <summary>
+    /// Replies may fill three quarters of the queue (one credit per frame, returned once sent) and then wait; the rest
+    /// stays for pongs, errors and session updates, whose overflow still means the client stopped reading.
+    /// </summary>
+    private async Task EnqueueReplyAsync(OutgoingFrame frame)
+    {
+        try
+        {
+            await _replyCredits.WaitAsync(_lifetime.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            frame.Release();
             return;
         }
 
-        Enqueue(ChunkFrame.Rent(text, chunkNumber, sessionId, replyId, emittedAtTicks));
+        Enqueue(frame);
     }
 
     private void Enqueue(OutgoingFrame frame)
@@ -224,6 +282,7 @@ public sealed partial class ChatConnection
         {
             frame.Release();
             _telemetry.SlowReaderDisconnected();
+            _transportTelemetry.StreamDropped(Protocol, "queue_full");
             Log.SlowReader(_logger, ConnectionId, _options.OutgoingQueueCapacity);
             RequestClose(WebSocketCloseStatus.PolicyViolation, "Client is not reading fast enough");
         }
@@ -406,7 +465,7 @@ public sealed partial class ChatConnection
                         Volatile.Write(ref _currentReplyId, replyId);
                         if (accepted.SessionCreated && !resumed)
                         {
-                            Send(new SessionCreatedMessage(sessionId, accepted.Model, ConnectionId));
+                            await SendReplyAsync(new SessionCreatedMessage(sessionId, accepted.Model, ConnectionId));
                         }
 
                         if (SessionId != sessionId)
@@ -417,22 +476,22 @@ public sealed partial class ChatConnection
                         if (!resumed)
                         {
                             expectedUpdate = _ownReplies.TurnAccepted(accepted.MessageCount);
-                            Send(new StatusMessage(GeneratingStatus, sessionId, accepted.ContextMessages, replyId));
+                            await SendReplyAsync(new StatusMessage(GeneratingStatus, sessionId, accepted.ContextMessages, replyId));
                         }
 
-                        Send(new ResponseStartMessage(sessionId, 0, replyId) { Resumed = resumed ? true : null });
+                        await SendReplyAsync(new ResponseStartMessage(sessionId, 0, replyId) { Resumed = resumed ? true : null });
                         break;
                     case TurnEvent.KindOneofCase.Delta:
                         chunks = turnEvent.Delta.Index;
                         if (turnEvent.Delta.Index > afterChunk)
                         {
-                            SendChunk(turnEvent.Delta.Text, turnEvent.Delta.Index, sessionId ?? "", replyId, turnEvent.Delta.EmittedAtTicks);
+                            await SendChunkAsync(turnEvent.Delta.Text, turnEvent.Delta.Index, sessionId ?? "", replyId, turnEvent.Delta.EmittedAtTicks);
                         }
 
                         break;
                     case TurnEvent.KindOneofCase.Completed:
                         var completed = turnEvent.Completed;
-                        Send(new ResponseCompleteMessage(
+                        await SendReplyAsync(new ResponseCompleteMessage(
                             completed.TotalChunks,
                             Math.Round(completed.TotalSeconds, 3),
                             completed.MessageCount,
@@ -450,7 +509,7 @@ public sealed partial class ChatConnection
                             _ownReplies.NoReply(expected);
                         }
 
-                        Send(turnEvent.Error.Code == "CANCELLED"
+                        await SendReplyAsync(turnEvent.Error.Code == "CANCELLED"
                             ? new ResponseCancelledMessage(sessionId ?? "", replyId, chunks)
                             : new ErrorMessage(turnEvent.Error.Message)
                             {
@@ -470,7 +529,7 @@ public sealed partial class ChatConnection
         }
         catch (RpcException exception)
         {
-            Send(resumed && exception.StatusCode == StatusCode.NotFound
+            await SendReplyAsync(resumed && exception.StatusCode == StatusCode.NotFound
                 ? new ErrorMessage("Reply not found or expired") { Code = "NOT_FOUND", ReplyId = replyId }
                 : ToError(exception, sessionId, replyId));
         }

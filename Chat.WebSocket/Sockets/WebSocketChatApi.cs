@@ -19,7 +19,9 @@ public static class WebSocketChatApi
         ConnectionRegistry registry,
         ConnectionCounter counter,
         WebSocketTelemetry telemetry,
+        TransportTelemetry transportTelemetry,
         IOptions<WebSocketChatOptions> options,
+        IOptions<TransportOptions> transportOptions,
         ILoggerFactory loggerFactory,
         IConfiguration configuration,
         IHostEnvironment environment)
@@ -41,7 +43,9 @@ public static class WebSocketChatApi
             serverInfo,
             options.Value,
             telemetry,
-            loggerFactory.CreateLogger<ChatConnection>(),
+            transportTelemetry,
+            transportOptions.Value,
+            loggerFactory,
             context.GetChatPrincipal(),
             ServiceInstance.Describe(configuration, environment.ApplicationName));
         activity?.SetTag("chat.connection.id", connection.ConnectionId);
