@@ -42,6 +42,7 @@ public sealed class BenchSystem : IAsyncDisposable
                 app.Configuration["Llm:Offline:TimeToFirstTokenMs"] = options.TimeToFirstTokenMs.ToString(System.Globalization.CultureInfo.InvariantCulture);
                 app.Configuration["Llm:Offline:InterTokenDelayMs"] = options.IntervalMs.ToString(System.Globalization.CultureInfo.InvariantCulture);
                 app.Configuration["Llm:Offline:ReplyTokens"] = options.Tokens.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                app.Configuration["Gateway:Limits:MaxConcurrentStreamsPerClient"] = "0"; // the bench is one client with thousands of streams
             },
             cancellationToken);
         var app = await builder.BuildAsync(cancellationToken);
