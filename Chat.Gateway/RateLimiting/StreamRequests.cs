@@ -25,13 +25,12 @@ public static class StreamRequests
             return WebSocket;
         }
 
+        // Decided by the path alone, never by a header the client could bend (a GET of SSE events sent with a gRPC
+        // content type is still an SSE stream). Native gRPC at the bare path; gRPC-Web there or under /grpc.
         var path = (request.Path.Value ?? "").TrimEnd('/');
-        if (request.ContentType is { } contentType && contentType.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase))
+        if (StreamingGrpcMethods.Any(method => path.EndsWith(method, StringComparison.OrdinalIgnoreCase)))
         {
-            // Native gRPC at the bare path; gRPC-Web there or under /grpc.
-            return StreamingGrpcMethods.Any(method => path.EndsWith(method, StringComparison.OrdinalIgnoreCase))
-                ? contentType.StartsWith("application/grpc-web", StringComparison.OrdinalIgnoreCase) ? GrpcWeb : Grpc
-                : null;
+            return request.ContentType?.StartsWith("application/grpc-web", StringComparison.OrdinalIgnoreCase) == true ? GrpcWeb : Grpc;
         }
 
         var trimmed = new PathString(path);

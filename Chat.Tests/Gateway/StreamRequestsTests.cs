@@ -15,6 +15,7 @@ public sealed class StreamRequestsTests
         { "POST", "/sse/chat/stream", "application/json", StreamRequests.Sse },
         { "POST", "/SSE/Chat/Stream/", "application/json", StreamRequests.Sse },
         { "GET", "/sse/chat/turns/6f1c/events", null, StreamRequests.Sse },
+        { "GET", "/sse/chat/turns/6f1c/events", "application/grpc", StreamRequests.Sse },
         { "POST", "/chat.ChatService/Chat", "application/grpc", StreamRequests.Grpc },
         { "POST", "/chat.ChatService/SendMessage", "application/grpc", StreamRequests.Grpc },
         { "POST", "/chat.ChatService/WatchSession", "application/grpc", StreamRequests.Grpc },
