@@ -23,8 +23,6 @@ public sealed class GatewayTelemetry
             "chat.gateway.streams.active", () => Interlocked.Read(ref _streamsOpen), "{stream}", "Streams open through this gateway process (counted while a cap is on)");
     }
 
-    public long StreamsOpen => Interlocked.Read(ref _streamsOpen);
-
     public void StreamOpened() => Interlocked.Increment(ref _streamsOpen);
 
     public void StreamClosed() => Interlocked.Decrement(ref _streamsOpen);
