@@ -48,6 +48,7 @@ public sealed class BenchSystem : IAsyncDisposable
                 {
                     app.Configuration["Llm:ModelIdleTimeout"] = silence.ToString("c", System.Globalization.CultureInfo.InvariantCulture);
                 }
+                app.Configuration["Gateway:Limits:MaxConcurrentStreamsPerClient"] = "0"; // the bench is one client with thousands of streams
             },
             cancellationToken);
         var app = await builder.BuildAsync(cancellationToken);

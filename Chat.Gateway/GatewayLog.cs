@@ -7,4 +7,8 @@ internal static partial class GatewayLog
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Rate limit reached for {Partition} on {Path}")]
     public static partial void RateLimited(ILogger logger, string partition, string path);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Information,
+        Message = "Refused a {Protocol} stream to {Path} for {Partition}: {Cap} streams already open")]
+    public static partial void StreamCapReached(ILogger logger, string protocol, string path, string partition, int cap);
 }

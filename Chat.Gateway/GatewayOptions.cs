@@ -2,7 +2,10 @@ using System.ComponentModel.DataAnnotations;
 
 namespace Chat.Gateway;
 
-/// <summary>Section <c>Gateway</c>: who may call, how often, and from which web origins. Everything is off by default.</summary>
+/// <summary>
+/// Section <c>Gateway</c>: who may call, how often, how many streams at once, and from which web origins. Keys, rate
+/// limits and CORS are off by default; the concurrent-stream cap is on (<see cref="LimitsOptions"/>).
+/// </summary>
 public sealed class GatewayOptions : IValidatableObject
 {
     public const string SectionName = "Gateway";
@@ -18,6 +21,8 @@ public sealed class GatewayOptions : IValidatableObject
 
     public CorsOriginsOptions Cors { get; set; } = new();
 
+    public LimitsOptions Limits { get; set; } = new();
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         var rateLimitResults = new List<ValidationResult>();
@@ -30,6 +35,32 @@ public sealed class GatewayOptions : IValidatableObject
         if (RateLimit.ReplenishmentPeriod <= TimeSpan.Zero)
         {
             yield return new ValidationResult("Gateway:RateLimit:ReplenishmentPeriod must be positive.", [nameof(RateLimit)]);
+        }
+
+        var limitsResults = new List<ValidationResult>();
+        Validator.TryValidateObject(Limits, new ValidationContext(Limits), limitsResults, validateAllProperties: true);
+        foreach (var result in limitsResults)
+        {
+            yield return new ValidationResult($"Gateway:Limits: {result.ErrorMessage}", result.MemberNames);
+        }
+
+        if (Limits.StreamRetryAfter < TimeSpan.FromSeconds(1) || Limits.StreamRetryAfter > TimeSpan.FromHours(1))
+        {
+            yield return new ValidationResult("Gateway:Limits:StreamRetryAfter must be between 1 second and 1 hour.", [nameof(Limits)]);
+        }
+
+        foreach (var (id, cap) in Limits.MaxConcurrentStreamsByPrincipal)
+        {
+            if (cap < 0)
+            {
+                yield return new ValidationResult($"Gateway:Limits:MaxConcurrentStreamsByPrincipal:{id} must be 0 (no cap) or more.", [nameof(Limits)]);
+            }
+
+            // An override for a key that does not exist is a typo that would silently leave the default in force.
+            if (!ApiKeys.ContainsKey(id))
+            {
+                yield return new ValidationResult($"Gateway:Limits:MaxConcurrentStreamsByPrincipal:{id} names no configured API key.", [nameof(Limits)]);
+            }
         }
 
         foreach (var (id, key) in ApiKeys)
@@ -71,6 +102,35 @@ public sealed class RateLimitOptions
     public TimeSpan ReplenishmentPeriod { get; set; } = TimeSpan.FromSeconds(1);
 
     public bool Enabled => TokenLimit > 0;
+}
+
+/// <summary>
+/// Per-caller limits on what stays open. A stream is a long-lived request: an NDJSON or SSE chat stream, an SSE turn's
+/// event stream, a WebSocket, or a streaming chat.ChatService call (Chat, SendMessage, WatchSession) over gRPC or
+/// gRPC-Web. The caller is the API key's principal, or the client address for anonymous callers, as for the rate limit.
+/// </summary>
+public sealed class LimitsOptions
+{
+    public const int DefaultMaxConcurrentStreamsPerClient = 100;
+
+    /// <summary>
+    /// Streams one caller may hold open at once; the next is refused (429 / RESOURCE_EXHAUSTED with Retry-After).
+    /// 0 turns the cap off. The default matches Kestrel's 100 streams per HTTP/2 connection: one busy client, not a
+    /// crowd behind one address or key (raise it, or set an override, for those).
+    /// </summary>
+    [Range(0, 1_000_000)]
+    public int MaxConcurrentStreamsPerClient { get; set; } = DefaultMaxConcurrentStreamsPerClient;
+
+    /// <summary>API key id → its own cap (0: no cap for that key), e.g. a trusted service that fans out for many users.</summary>
+    public Dictionary<string, int> MaxConcurrentStreamsByPrincipal { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// The Retry-After a refused stream gets. A stream's end cannot be predicted, so this is a hint: about as long as a
+    /// short reply takes.
+    /// </summary>
+    public TimeSpan StreamRetryAfter { get; set; } = TimeSpan.FromSeconds(5);
+
+    public bool Enabled => MaxConcurrentStreamsPerClient > 0 || MaxConcurrentStreamsByPrincipal.Values.Any(cap => cap > 0);
 }
 
 /// <summary>Web origins allowed to call the gateway from a browser. None: no CORS headers (same origin only).</summary>

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Encodings.Web;
 using Chat.Gateway.Proxy;
+using Chat.Gateway.RateLimiting;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;
 
@@ -62,7 +63,7 @@ public sealed class ApiKeyAuthenticationHandler(
             return authorization["Bearer ".Length..].Trim();
         }
 
-        return IsWebSocketUpgrade(request) && request.Query[ApiKeyQueryParameter] is [{ Length: > 0 } queryKey] ? queryKey : null;
+        return StreamRequests.IsWebSocketUpgrade(request) && request.Query[ApiKeyQueryParameter] is [{ Length: > 0 } queryKey] ? queryKey : null;
     }
 
     /// <summary>Compares the key's hash with every configured hash in constant time, so timing tells nothing.</summary>
@@ -92,8 +93,4 @@ public sealed class ApiKeyAuthenticationHandler(
 
         return match;
     }
-
-    private static bool IsWebSocketUpgrade(HttpRequest request) =>
-        request.Headers.Upgrade.ToString().Equals("websocket", StringComparison.OrdinalIgnoreCase)
-        || HttpMethods.IsConnect(request.Method); // HTTP/2 WebSockets (RFC 8441) arrive as extended CONNECT
 }

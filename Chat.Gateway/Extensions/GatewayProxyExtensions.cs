@@ -7,15 +7,17 @@ namespace Microsoft.Extensions.Hosting;
 public static class GatewayProxyExtensions
 {
     /// <summary>
-    /// The proxied routes: a known caller when API keys are configured, the caller's rate limit, then YARP's own
+    /// The proxied routes: a known caller when API keys are configured, the caller's rate limit and stream cap, then YARP's own
     /// steps (affinity, load balancing, passive health) that a custom proxy pipeline has to name.
     /// </summary>
     public static ReverseProxyConventionBuilder MapGatewayProxy(this WebApplication app)
     {
         var rateLimiter = app.Services.GetRequiredService<CallerRateLimiter>();
+        var streamLimiter = app.Services.GetRequiredService<CallerStreamLimiter>();
         return app.MapReverseProxy(proxy =>
         {
             proxy.Use((context, next) => rateLimiter.InvokeAsync(context, () => next()));
+            proxy.Use((context, next) => streamLimiter.InvokeAsync(context, () => next()));
             proxy.UseSessionAffinity();
             proxy.UseLoadBalancing();
             proxy.UsePassiveHealthChecks();

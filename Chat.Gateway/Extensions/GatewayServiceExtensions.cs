@@ -3,6 +3,7 @@ using Chat.Gateway.Proxy;
 using Chat.Gateway.RateLimiting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry.Metrics;
 using Yarp.ReverseProxy.Health;
 
 namespace Microsoft.Extensions.Hosting;
@@ -24,6 +25,9 @@ public static class GatewayServiceExtensions
             .ValidateDataAnnotations()
             .ValidateOnStart();
         builder.Services.AddSingleton<CallerRateLimiter>();
+        builder.Services.AddSingleton<CallerStreamLimiter>();
+        builder.Services.AddSingleton<GatewayTelemetry>();
+        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(GatewayTelemetry.MeterName));
 
         builder.Services.AddReverseProxy()
             .LoadFromConfig(builder.Configuration.GetSection(ReverseProxySection))

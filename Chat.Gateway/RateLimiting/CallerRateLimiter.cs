@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Security.Claims;
 using System.Threading.RateLimiting;
 using Chat.Gateway.Proxy;
 using Microsoft.Extensions.Options;
@@ -46,7 +45,7 @@ public sealed class CallerRateLimiter : IDisposable
             return;
         }
 
-        var caller = CallerOf(context);
+        var caller = CallerPartition.Of(context);
         using var lease = _limiter.AttemptAcquire(caller);
         var remaining = _limiter.GetStatistics(caller)?.CurrentAvailablePermits ?? 0;
         context.Response.Headers[LimitHeader] = _options.TokenLimit.ToString(CultureInfo.InvariantCulture);
@@ -64,11 +63,6 @@ public sealed class CallerRateLimiter : IDisposable
         await GatewayRejection.WriteAsync(context, StatusCodes.Status429TooManyRequests, GrpcStatus.ResourceExhausted,
             "Too many requests", $"Rate limit of {_options.TokenLimit} requests reached; retry after {retryAfter.TotalSeconds:0.#} s.");
     }
-
-    private static string CallerOf(HttpContext context) =>
-        context.User.FindFirstValue(ClaimTypes.NameIdentifier) is { Length: > 0 } principal
-            ? $"principal:{principal}"
-            : $"address:{context.Connection.RemoteIpAddress}";
 
     public void Dispose() => _limiter?.Dispose();
 }

@@ -142,17 +142,21 @@ public class GatewayFixture : IAsyncLifetime
             }
         });
         // Until the client goes away: the gateway has to notice a hang-up.
-        app.MapGet("/chat/endless", async (HttpContext context, CancellationToken cancellationToken) =>
-        {
-            context.Response.ContentType = "text/event-stream";
-            for (var i = 1; !cancellationToken.IsCancellationRequested; i++)
-            {
-                await context.Response.WriteAsync($"data: {{\"n\":{i}}}\n\n", cancellationToken);
-                await context.Response.Body.FlushAsync(cancellationToken);
-                await Task.Delay(SseEventInterval, cancellationToken);
-            }
-        });
+        app.MapGet("/chat/endless", EndlessSseAsync);
+        // The resumable form of a turn (the gateway counts it as a stream): endless too, so it stays open until left.
+        app.MapGet("/chat/turns/{turnId}/events", EndlessSseAsync);
         MapEcho(app);
+    }
+
+    private static async Task EndlessSseAsync(HttpContext context, CancellationToken cancellationToken)
+    {
+        context.Response.ContentType = "text/event-stream";
+        for (var i = 1; !cancellationToken.IsCancellationRequested; i++)
+        {
+            await context.Response.WriteAsync($"data: {{\"n\":{i}}}\n\n", cancellationToken);
+            await context.Response.Body.FlushAsync(cancellationToken);
+            await Task.Delay(SseEventInterval, cancellationToken);
+        }
     }
 
     private static void MapWebSocketEcho(WebApplication app)

@@ -254,7 +254,7 @@ public sealed class GatewayStreamingTests(GatewayFixture gateway)
     private static CancellationToken DefaultTimeoutToken() => Infrastructure.TaskExtensions.DefaultTimeoutToken();
 
     /// <summary>gRPC clients call absolute paths (/chat.ChatService/…); this puts the gateway prefix in front.</summary>
-    private sealed class PathBaseHandler(string pathBase, HttpMessageHandler inner) : DelegatingHandler(inner)
+    internal sealed class PathBaseHandler(string pathBase, HttpMessageHandler inner) : DelegatingHandler(inner)
     {
         protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {

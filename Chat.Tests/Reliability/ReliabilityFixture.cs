@@ -9,13 +9,15 @@ namespace Chat.Tests.Reliability;
 /// <summary>
 /// The whole graph of Chat.AppHost's Program.cs for the fault, bad-input and security tests: two sse replicas (one is
 /// killed mid-reply), one llm replica (killed mid-reply: nobody else may pick the turn up), API keys on at the
-/// gateway, an offline model paced so a reply lasts about two seconds, and a short turn lock so a crashed turn's lock
-/// expires within the test.
+/// gateway (carol's with a cap of two concurrent streams), an offline model paced so a reply lasts about two seconds,
+/// and a short turn lock so a crashed turn's lock expires within the test.
 /// </summary>
 public sealed class ReliabilityFixture : IAsyncLifetime
 {
     public const string AliceKey = "alice-key-7f3c2a9e41d8";
     public const string BobKey = "bob-key-0b6d5e8f92a1";
+    public const string CarolKey = "carol-key-5a1e7c3d90b4";
+    public const int CarolStreamCap = 2;
 
     public DistributedApplication App { get; private set; } = null!;
 
@@ -32,6 +34,8 @@ public sealed class ReliabilityFixture : IAsyncLifetime
                 options.Configuration["Llm:Sessions:TurnLockTimeout"] = "00:00:02";
                 options.Configuration["Gateway:ApiKeys:alice:Key"] = AliceKey;
                 options.Configuration["Gateway:ApiKeys:bob:Key"] = BobKey;
+                options.Configuration["Gateway:ApiKeys:carol:Key"] = CarolKey;
+                options.Configuration["Gateway:Limits:MaxConcurrentStreamsByPrincipal:carol"] = CarolStreamCap.ToString(System.Globalization.CultureInfo.InvariantCulture);
             }).DefaultTimeout();
         App = await appHost.BuildAsync().DefaultTimeout();
         try
