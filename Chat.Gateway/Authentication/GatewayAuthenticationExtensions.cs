@@ -18,6 +18,7 @@ public static class GatewayAuthenticationExtensions
 
     public static WebApplicationBuilder AddGatewayAuthentication(this WebApplicationBuilder builder)
     {
+        builder.Services.AddApiKeyQueryRedaction();
         builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(
                 ApiKeyAuthenticationHandler.SchemeName, configureOptions: null);
