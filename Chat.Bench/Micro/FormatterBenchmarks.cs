@@ -6,7 +6,10 @@ using System.IO.Pipelines;
 using System.Text.Json;
 using BenchmarkDotNet.Attributes;
 using Chat.Contracts.Llm.V1;
+using Chat.Transports.Shared.Hosting;
 using Chat.Transports.Shared.Streaming;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
 using Google.Protobuf;
 using SseEventWriter = sse::Chat.Sse.Streaming.SseEventWriter;
 using ChunkMessage = websocket::Chat.WebSocket.Sockets.ChunkMessage;
@@ -32,6 +35,7 @@ public class FormatterBenchmarks
     private Utf8JsonWriter _json = null!;
     private Pipe _pipe = null!;
     private SseEventWriter _sse = null!;
+    private StreamWriteWatchdog _watchdog = null!;
     private readonly grpcservice::Chat.Grpc.Services.ChunkResponsePool _grpcChunks = new(capacity: 8);
 
     [GlobalSetup]
@@ -41,11 +45,24 @@ public class FormatterBenchmarks
         _buffer = new ArrayBufferWriter<byte>(64 * 1024);
         _json = new Utf8JsonWriter(_buffer, OriginalEvents.WriterOptions);
         _pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 0, resumeWriterThreshold: 0));
-        _sse = new SseEventWriter(_pipe.Writer, _delta.TurnId, TimeSpan.FromMinutes(10), CancellationToken.None);
+        _watchdog = new StreamWriteWatchdog(TimeSpan.FromMinutes(1), "sse", () => { }, Telemetry(), NullLogger.Instance);
+        _sse = new SseEventWriter(_pipe.Writer, _delta.TurnId, TimeSpan.FromMinutes(10), _watchdog, CancellationToken.None);
     }
 
+    /// <summary>The SSE writer's watchdog wants the transport's telemetry; a real one, built the way the host builds it.</summary>
+    private static TransportTelemetry Telemetry() => new ServiceCollection()
+        .AddMetrics()
+        .AddSingleton<ConnectionCounter>()
+        .AddSingleton<TransportTelemetry>()
+        .BuildServiceProvider()
+        .GetRequiredService<TransportTelemetry>();
+
     [GlobalCleanup]
-    public async Task Cleanup() => await _sse.DisposeAsync();
+    public async Task Cleanup()
+    {
+        await _sse.DisposeAsync();
+        _watchdog.Dispose();
+    }
 
     [Benchmark(Description = "protobuf TurnEvent(delta) parse")]
     public TurnEvent ParseDelta() => TurnEvent.Parser.ParseFrom(_deltaBytes);
