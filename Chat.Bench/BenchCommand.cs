@@ -25,7 +25,11 @@ public static class BenchCommand
         using var connections = new BenchConnections();
         var runner = new BenchRunner(options, system, connections);
         var arms = runner.BuildArms();
-        await runner.WarmUpAsync(arms, cancellationToken);
+        if (options.Soak || options.Scenarios.Any(s => s is "single" or "load"))
+        {
+            // Idle streams alone need no warm-up, and with the slow pacing they use a warm-up turn would take minutes.
+            await runner.WarmUpAsync(arms, cancellationToken);
+        }
         if (options.Soak)
         {
             return await new SoakRunner(options, system, runner).RunAsync(arms, cancellationToken);
