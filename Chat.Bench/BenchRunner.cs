@@ -275,7 +275,26 @@ public sealed class BenchRunner(BenchOptions options, BenchSystem system, BenchC
         }
     }
 
-    /// <summary>An SSE chat stream past its first event; the returned task completes if anything more arrives or it ends.</summary>
+    /// <summary>Reads (and drops) heartbeats and anything else until the stream ends: completion means a dropped stream.</summary>
+    private static async Task<int> ReadUntilEndAsync(Stream body, byte[] buffer, CancellationToken cancellationToken)
+    {
+        var total = 0;
+        try
+        {
+            int read;
+            while ((read = await body.ReadAsync(buffer, cancellationToken)) > 0)
+            {
+                total += read;
+            }
+        }
+        catch (Exception e) when (e is IOException or HttpRequestException or ObjectDisposedException or OperationCanceledException)
+        {
+        }
+
+        return total;
+    }
+
+    /// <summary>An SSE chat stream past its first event; the returned task completes when the stream ends or fails.</summary>
     private async Task<(HttpResponseMessage Response, Task<int> Next)> OpenSseAsync(Uri uri, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, uri) { Content = RestClient.JsonBody() };
@@ -298,7 +317,7 @@ public sealed class BenchRunner(BenchOptions options, BenchSystem system, BenchC
                 read += n;
             }
 
-            return (response, body.ReadAsync(buffer, cancellationToken).AsTask());
+            return (response, ReadUntilEndAsync(body, buffer, cancellationToken));
         }
         catch
         {

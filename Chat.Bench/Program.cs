@@ -33,4 +33,7 @@ catch (Exception e) when (e is ArgumentException or FormatException)
 
 using var stop = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
+// SIGTERM (kill, CI timeouts) stops the run the same way, so the graph it started is stopped with it.
+using var terminate = System.Runtime.InteropServices.PosixSignalRegistration.Create(
+    System.Runtime.InteropServices.PosixSignal.SIGTERM, context => { context.Cancel = true; stop.Cancel(); });
 return await BenchCommand.RunAsync(options, stop.Token);
