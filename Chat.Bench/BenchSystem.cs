@@ -47,6 +47,9 @@ public sealed class BenchSystem : IAsyncDisposable
                 if (silence > TimeSpan.FromMinutes(2))
                 {
                     app.Configuration["Llm:ModelIdleTimeout"] = silence.ToString("c", System.Globalization.CultureInfo.InvariantCulture);
+                    // …nor the transports' deadline for a whole turn (an idle SSE stream is a turn that has not answered yet).
+                    var turn = TimeSpan.FromMinutes(Math.Min(60, 2 * silence.TotalMinutes + 1));
+                    app.Configuration["Transport:TurnTimeout"] = turn.ToString("c", System.Globalization.CultureInfo.InvariantCulture);
                 }
                 app.Configuration["Gateway:Limits:MaxConcurrentStreamsPerClient"] = "0"; // the bench is one client with thousands of streams
             },

@@ -5,6 +5,9 @@ using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
 using Chat.Contracts.Llm.V1;
+using Chat.Contracts.Public;
+using Grpc.Core;
+using Grpc.Net.Client;
 using Chat.Hosting;
 using Chat.Hosting.Testing;
 using Chat.Tests.Infrastructure;
@@ -156,6 +159,74 @@ public sealed class SlowReaderTests(SlowReaderFixture fixture)
         var messages = await normal.ReceiveUntilAsync("response_complete");
         Assert.Equal(SlowReaderFixture.ReplyTokens, messages.Count(m => m.Type() == "chunk"));
         Assert.Equal(4, (await fixture.HistoryAsync(sessionId)).Messages.Count);
+    }
+
+    [Fact]
+    public async Task GrpcClientThatNeverReads_IsDroppedAndLogged_TheReplyIsStoredWholeOrNotAtAll_AndTheNextCallIsServed()
+    {
+        using var gateway = fixture.Gateway();
+        var sessionId = await NewSessionAsync(gateway);
+        const string text = "grpc slow reader marker 4c1d";
+        var http2 = _app.GetEndpoint("gateway", "http2");
+
+        // The smallest HTTP/2 stream window the client allows, and no reads: the gateway's writes to it stall, then
+        // its reads from Chat.Grpc, then Chat.Grpc's writes, which the watchdog times out.
+        using (var slowChannel = GrpcChannel.ForAddress(http2, new GrpcChannelOptions
+        {
+            HttpHandler = new SocketsHttpHandler { InitialHttp2StreamWindowSize = 65_535, UseProxy = false },
+            MaxReceiveMessageSize = null,
+        }))
+        {
+            var slow = new ChatService.ChatServiceClient(slowChannel);
+            using var call = slow.Chat();
+            var started = Stopwatch.GetTimestamp();
+            await call.RequestStream.WriteAsync(new ChatRequest { Type = ChatRequest.Types.MessageType.Message, Message = text, SessionId = sessionId }).DefaultTimeout();
+            while (!_app.GetConsoleLog("grpc-0", 10_000).Contains(SlowReaderLogLine, StringComparison.Ordinal))
+            {
+                Assert.True(Stopwatch.GetElapsedTime(started) < DropWithin,
+                    $"grpc did not drop the client that never reads within {DropWithin}. Log:\n{Interesting("grpc-0")}");
+                await Task.Delay(200);
+            }
+
+            // What was buffered on the way still arrives, then the call fails instead of completing the reply.
+            var completed = false;
+            await Assert.ThrowsAsync<RpcException>(async () =>
+            {
+                using var read = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                while (await call.ResponseStream.MoveNext(read.Token))
+                {
+                    completed |= call.ResponseStream.Current.Type == ChatResponse.Types.ResponseType.ResponseComplete;
+                }
+            });
+            Assert.False(completed);
+        }
+
+        await AssertLoggedOnceAsync("grpc-0", text);
+
+        // The turn stopped with its caller or finished first: its reply is stored whole or not at all.
+        var history = await WaitForHistoryAsync(sessionId, count: 1);
+        Assert.Equal("user", history.Messages[0].Role);
+        if (history.Messages.Count == 2)
+        {
+            Assert.Equal(SlowReaderFixture.ReplyTokens, Words(history.Messages[1].Text));
+        }
+
+        using var channel = GrpcChannel.ForAddress(http2, new GrpcChannelOptions { MaxReceiveMessageSize = null });
+        using var next = new ChatService.ChatServiceClient(channel).Chat();
+        await next.RequestStream.WriteAsync(new ChatRequest { Type = ChatRequest.Types.MessageType.Message, Message = "again", SessionId = sessionId }).DefaultTimeout();
+        var chunks = 0;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        while (await next.ResponseStream.MoveNext(timeout.Token))
+        {
+            var response = next.ResponseStream.Current;
+            chunks += response.Type == ChatResponse.Types.ResponseType.Chunk ? 1 : 0;
+            if (response.Type == ChatResponse.Types.ResponseType.ResponseComplete)
+            {
+                break;
+            }
+        }
+
+        Assert.Equal(SlowReaderFixture.ReplyTokens, chunks);
     }
 
     /// <summary>A replica's log lines about streams and connections (not the stats polling), for failure messages.</summary>
