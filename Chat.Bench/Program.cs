@@ -36,4 +36,12 @@ Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
 // SIGTERM (kill, CI timeouts) stops the run the same way, so the graph it started is stopped with it.
 using var terminate = System.Runtime.InteropServices.PosixSignalRegistration.Create(
     System.Runtime.InteropServices.PosixSignal.SIGTERM, context => { context.Cancel = true; stop.Cancel(); });
-return await BenchCommand.RunAsync(options, stop.Token);
+try
+{
+    return await BenchCommand.RunAsync(options, stop.Token);
+}
+catch (OperationCanceledException) when (stop.IsCancellationRequested)
+{
+    Console.Error.WriteLine("Chat.Bench: stopped; the system it started has been stopped too.");
+    return 130;
+}

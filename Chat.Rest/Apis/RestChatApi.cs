@@ -53,8 +53,10 @@ public static class RestChatApi
                         accepted = turnEvent.Accepted;
                         break;
                     case TurnEvent.KindOneofCase.Error:
+                        await call.EndAfterLastEventAsync(context.RequestAborted);
                         return LlmProblems.FromTurnError(context, turnEvent.Error.Code, turnEvent.Error.Message);
                     case TurnEvent.KindOneofCase.Completed when accepted is not null:
+                        await call.EndAfterLastEventAsync(context.RequestAborted);
                         return TypedResults.Ok(ToResponse(turnEvent.TurnId, accepted, turnEvent.Completed, started));
                 }
             }

@@ -91,6 +91,7 @@ public sealed partial class SseTurnStream : IResult, IEndpointMetadataProvider
                 if (ended)
                 {
                     outcome = turnEvent.KindCase == TurnEvent.KindOneofCase.Completed ? "completed" : "error";
+                    await call.EndAfterLastEventAsync(cancellationToken);
                     return;
                 }
 

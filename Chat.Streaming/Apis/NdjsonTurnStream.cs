@@ -92,6 +92,7 @@ public sealed partial class NdjsonTurnStream(AsyncServerStreamingCall<TurnEvent>
                 await watchdog.FlushAsync(pipe, cancellationToken);
                 if (turnEvent.KindCase is TurnEvent.KindOneofCase.Completed or TurnEvent.KindOneofCase.Error)
                 {
+                    await turnCall.EndAfterLastEventAsync(cancellationToken);
                     return;
                 }
             }

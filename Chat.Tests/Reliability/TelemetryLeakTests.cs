@@ -68,6 +68,18 @@ public sealed class TelemetryLeakTests
             Assert.Equal("11", modelCall.Attribute("gen_ai.usage.input_tokens"));
         }
 
+        // A successful turn is no error anywhere on its path: the HTTP transports read StreamTurn to its end instead
+        // of cancelling it by disposal (which made every turn's client span CANCELLED).
+        string[] httpTransports = ["rest", "streaming", "sse"];
+        await WaitForAsync(otlp, () => httpTransports.All(t => StreamTurnClientSpan(TurnTrace(otlp, t)!, t) is not null),
+            () => "no StreamTurn client span yet: " + string.Join("; ", httpTransports.Select(t => Describe(TurnTrace(otlp, t)!))));
+        foreach (var transport in httpTransports)
+        {
+            var trace = TurnTrace(otlp, transport)!;
+            Assert.True(trace.All(s => s.Span.Status?.Code != OpenTelemetry.Proto.Trace.V1.Status.Types.StatusCode.Error),
+                $"{transport}: {Describe(trace)}");
+        }
+
         Assert.Contains("metrics", otlp.ExportCounts.Keys);
         string[] secrets = [AliceKey, BobKey, GeminiKey, app.GetInternalApiKey("llm")!, ContentMarker, .. content];
         AssertNowhere(otlp, secrets);
@@ -273,6 +285,15 @@ public sealed class TelemetryLeakTests
 
         return null;
     }
+
+    /// <summary>The transport's client span of its chat.llm.v1 StreamTurn call (HTTP or gRPC instrumentation).</summary>
+    private static ReceivedSpan? StreamTurnClientSpan(IEnumerable<ReceivedSpan> trace, string transport) =>
+        trace.FirstOrDefault(s => s.Service == transport && s.Span.Kind == OpenTelemetry.Proto.Trace.V1.Span.Types.SpanKind.Client
+            && (s.Span.Name.Contains("StreamTurn", StringComparison.Ordinal)
+                || s.Span.Attributes.Any(a => OtlpReceiver.Text(a.Value)?.Contains("StreamTurn", StringComparison.Ordinal) == true)));
+
+    private static string Describe(IEnumerable<ReceivedSpan> trace) => string.Join(", ", trace.Select(s =>
+        $"{s.Service}/{s.Span.Name} [{s.Span.Kind}] {s.Span.Status?.Code} {s.Attribute("error.type")} {s.Attribute("rpc.grpc.status_code") ?? s.Attribute("grpc.status_code")}"));
 
     private static async Task WaitForAsync(OtlpReceiver otlp, Func<bool> arrived, Func<string> whatIsMissing)
     {

@@ -26,4 +26,24 @@ public static class LlmCalls
         Principal = principal,
         Detach = detach,
     };
+
+    /// <summary>
+    /// After a turn's last event, reads the call to its end (the LLM service ends it right after), so the call
+    /// finishes with OK: disposing it earlier cancels it, and every successful turn's client span would read
+    /// CANCELLED. Bounded, and quiet: the caller already has everything it needs.
+    /// </summary>
+    public static async Task EndAfterLastEventAsync(this AsyncServerStreamingCall<TurnEvent> call, CancellationToken cancellationToken)
+    {
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bounded.CancelAfter(TimeSpan.FromSeconds(1));
+        try
+        {
+            while (await call.ResponseStream.MoveNext(bounded.Token))
+            {
+            }
+        }
+        catch (Exception exception) when (exception is RpcException or OperationCanceledException)
+        {
+        }
+    }
 }
