@@ -68,11 +68,7 @@ public sealed class SoakRunner(BenchOptions options, BenchSystem system, BenchRu
         await Task.WhenAll(clients).WaitAsync(TimeSpan.FromSeconds(60 + options.Tokens * options.IntervalMs / 1000.0 * 4), cancellationToken);
         samples.Add(Sample());
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
-        var cpu = meter.Stop(process => process switch
-        {
-            "redis" or "llm" or "bench" or "gateway" => figures.Sum(f => f.Tokens),
-            _ => figures.Where(f => f.Transport == process).Sum(f => f.Tokens),
-        });
+        var cpu = meter.Stop(BenchRunner.TokensThrough(figures)); // every soak arm is A2: the gateway carries all tokens
         var underLoad = samples.Take(samples.Count - 1).ToList();
         var early = Growth(underLoad, TimeSpan.FromSeconds(300));
         AnsiConsole.MarkupLine(Markup.Escape("RSS growth after a 5-minute warm-up: " +

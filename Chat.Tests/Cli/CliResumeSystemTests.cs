@@ -61,17 +61,7 @@ public sealed class CliResumeSystemTests(CliResumeSystemTests.PacedAppHost host)
                 options.Configuration["Llm:Offline:TimeToFirstTokenMs"] = "0";
                 options.Configuration["Llm:Offline:InterTokenDelayMs"] = "150";
             }).DefaultTimeout();
-            App = await builder.BuildAsync().DefaultTimeout();
-            try
-            {
-                await App.StartAsync().DefaultTimeout();
-                await App.WaitForAllResourcesHealthyAsync().WaitAsync(TimeSpan.FromSeconds(60));
-            }
-            catch
-            {
-                await App.DisposeAsync();
-                throw;
-            }
+            App = await builder.StartHealthyAsync(TimeSpan.FromSeconds(60));
         }
 
         public async Task DisposeAsync() => await App.DisposeAsync();

@@ -37,17 +37,7 @@ public sealed class ReliabilityFixture : IAsyncLifetime
                 options.Configuration["Gateway:ApiKeys:carol:Key"] = CarolKey;
                 options.Configuration["Gateway:Limits:MaxConcurrentStreamsByPrincipal:carol"] = CarolStreamCap.ToString(System.Globalization.CultureInfo.InvariantCulture);
             }).DefaultTimeout();
-        App = await appHost.BuildAsync().DefaultTimeout();
-        try
-        {
-            await App.StartAsync().DefaultTimeout();
-            await App.WaitForAllResourcesHealthyAsync().WaitAsync(TimeSpan.FromSeconds(90));
-        }
-        catch
-        {
-            await App.DisposeAsync();
-            throw;
-        }
+        App = await appHost.StartHealthyAsync(TimeSpan.FromSeconds(90));
     }
 
     public async Task DisposeAsync() => await App.DisposeAsync();

@@ -32,17 +32,7 @@ public sealed class SlowReaderFixture : IAsyncLifetime
                 options.Configuration["Llm:Offline:ReplyTokens"] = ReplyTokens.ToString(System.Globalization.CultureInfo.InvariantCulture);
                 options.Configuration["Transport:StreamWriteTimeout"] = StreamWriteTimeout.ToString();
             }).DefaultTimeout();
-        App = await appHost.BuildAsync().DefaultTimeout();
-        try
-        {
-            await App.StartAsync().DefaultTimeout();
-            await App.WaitForAllResourcesHealthyAsync().WaitAsync(TimeSpan.FromSeconds(90));
-        }
-        catch
-        {
-            await App.DisposeAsync();
-            throw;
-        }
+        App = await appHost.StartHealthyAsync(TimeSpan.FromSeconds(90));
     }
 
     public async Task DisposeAsync() => await App.DisposeAsync();

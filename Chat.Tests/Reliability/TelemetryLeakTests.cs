@@ -145,7 +145,7 @@ public sealed class TelemetryLeakTests
             .WithHttpHealthCheck("/health")
             .WithReference(llm)
             .WithInternalApiKey(internalApiKey);
-        return await StartAsync(appHost);
+        return await appHost.StartHealthyAsync(TimeSpan.FromSeconds(90));
     }
 
     private static void AssertNowhere(OtlpReceiver otlp, IEnumerable<string> values)
@@ -181,23 +181,7 @@ public sealed class TelemetryLeakTests
             project.Environment["Logging__Console__LogLevel__Default"] = "Debug";
         }
 
-        return await StartAsync(appHost);
-    }
-
-    private static async Task<DistributedApplication> StartAsync(DistributedApplicationTestingBuilder appHost)
-    {
-        var app = await appHost.BuildAsync().DefaultTimeout();
-        try
-        {
-            await app.StartAsync().DefaultTimeout();
-            await app.WaitForAllResourcesHealthyAsync().WaitAsync(TimeSpan.FromSeconds(90));
-            return app;
-        }
-        catch
-        {
-            await app.DisposeAsync();
-            throw;
-        }
+        return await appHost.StartHealthyAsync(TimeSpan.FromSeconds(90));
     }
 
     /// <summary>

@@ -19,17 +19,7 @@ public sealed class AppHostFixture : IAsyncLifetime
         var appHost = await DistributedApplicationTestingBuilder.CreateAsync<apphost::Program>(
             ["--replicas", "llm=2,sse=2"],
             options => SystemTestSettings.Apply(options)).DefaultTimeout();
-        App = await appHost.BuildAsync().DefaultTimeout();
-        try
-        {
-            await App.StartAsync().DefaultTimeout();
-            await App.WaitForAllResourcesHealthyAsync().WaitAsync(TimeSpan.FromSeconds(60));
-        }
-        catch
-        {
-            await App.DisposeAsync();
-            throw;
-        }
+        App = await appHost.StartHealthyAsync(TimeSpan.FromSeconds(60));
     }
 
     public async Task DisposeAsync() => await App.DisposeAsync();
