@@ -220,6 +220,16 @@ public sealed partial class AppHostLifetimeTests
         {
             await ready.Task.WaitAsync(TimeSpan.FromSeconds(60));
         }
+        catch (TimeoutException)
+        {
+            host.Kill(entireProcessTree: true);
+            host.Dispose();
+            lock (output)
+            {
+                // What the AppHost said so far is the only clue to why it never became ready.
+                throw new TimeoutException($"the AppHost was not ready within 60 s:\n{output}");
+            }
+        }
         catch
         {
             host.Kill(entireProcessTree: true);
