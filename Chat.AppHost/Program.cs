@@ -1,77 +1,51 @@
-using Chat.Hosting;
-using Chat.Hosting.Publishing;
-
-// The application graph. `dotnet run --project Chat.AppHost` builds every service once and starts them from their
-// build output; `-- --replicas sse=3,websocket=2` scales; docs/apphost.md has the rest.
-// `-- publish --target kubernetes --output deploy/k8s` writes this graph as Kubernetes manifests (docs/kubernetes.md).
+// The application graph, in .NET Aspire's API. `dotnet run --project Chat.AppHost` starts it on DCP with the Aspire
+// dashboard; `-- --replicas sse=3,websocket=2` scales a service; docs/apphost.md has the rest.
 var builder = DistributedApplication.CreateBuilder(args);
 
-var redis = builder.AddRedis("redis");
+// redis-server (or Garnet) as a local process when run, Aspire's Redis container when published.
+var redis = builder.AddChatRedis("redis");
 
-// Only the transports may call the LLM service: one key per run (or Llm:InternalApiKey), docs/reliability.md.
-var internalApiKey = builder.InternalApiKey();
+// Only the transports may call the LLM service (docs/reliability.md).
+var internalApiKey = builder.AddInternalApiKey();
 
-var llm = builder.AddProject<Projects.Chat_Llm_Service>("llm")
+var llm = builder.AddProjectReplicas<Projects.Chat_Llm_Service>("llm", replicas: 1, llm => llm
     .AsHttp2Service()
-    .WithHttpHealthCheck("/health")
+    .WithHttp2HealthCheck("/health")
     .WithEnvironment(builder.Configuration.GetSection("Llm"))
     .WithSecretEnvironment("GEMINI_API_KEY")
     .WithInternalApiKey(internalApiKey)
     .WithReference(redis)
-    .WaitFor(redis);
+    .WaitFor(redis)
+    .WithRestartOnCrash());
 
-// Transport:* (StreamWriteTimeout, TurnTimeout…) of the AppHost's configuration reaches every transport.
-var transportSettings = builder.Configuration.GetSection("Transport");
+// One wire protocol each, stateless, scaled on its own. Transport:* (StreamWriteTimeout, TurnTimeout…) reaches all.
+ProjectReplicas Transport<TProject>(string name, int replicas, bool http2 = false) where TProject : IProjectMetadata, new() =>
+    builder.AddProjectReplicas<TProject>(name, replicas, transport => (http2
+            ? transport.AsHttp2Service().WithHttp2HealthCheck("/health")
+            : transport.WithHttpHealthCheck("/health"))
+        .WithReference(llm)
+        .WithInternalApiKey(internalApiKey)
+        .WithEnvironment(builder.Configuration.GetSection("Transport"))
+        .WithRestartOnCrash());
 
-var rest = builder.AddProject<Projects.Chat_Rest>("rest")
-    .WithHttpHealthCheck("/health")
-    .WithReference(llm)
-    .WithInternalApiKey(internalApiKey)
-    .WithEnvironment(transportSettings);
+var rest = Transport<Projects.Chat_Rest>("rest", replicas: 1);
+var streaming = Transport<Projects.Chat_Streaming>("streaming", replicas: 1);
+var sse = Transport<Projects.Chat_Sse>("sse", replicas: 2);
+var websocket = Transport<Projects.Chat_WebSocket>("websocket", replicas: 1);
+var grpc = Transport<Projects.Chat_Grpc>("grpc", replicas: 1, http2: true);
 
-var streaming = builder.AddProject<Projects.Chat_Streaming>("streaming")
-    .WithHttpHealthCheck("/health")
-    .WithReference(llm)
-    .WithInternalApiKey(internalApiKey)
-    .WithEnvironment(transportSettings);
-
-var sse = builder.AddProject<Projects.Chat_Sse>("sse")
-    .WithHttpHealthCheck("/health")
-    .WithReference(llm)
-    .WithInternalApiKey(internalApiKey)
-    .WithEnvironment(transportSettings)
-    .WithReplicas(2);
-
-var websocket = builder.AddProject<Projects.Chat_WebSocket>("websocket")
-    .WithHttpHealthCheck("/health")
-    .WithReference(llm)
-    .WithInternalApiKey(internalApiKey)
-    .WithEnvironment(transportSettings);
-
-var grpc = builder.AddProject<Projects.Chat_Grpc>("grpc")
-    .AsHttp2Service()
-    .WithHttpHealthCheck("/health")
-    .WithReference(llm)
-    .WithInternalApiKey(internalApiKey)
-    .WithEnvironment(transportSettings);
-
-// The one public entry: HTTP/1.1 (REST, NDJSON, SSE, WebSocket, gRPC-Web, web page) and h2c (native gRPC).
-builder.AddProject<Projects.Chat_Gateway>("gateway")
-    .WithHttpEndpoint(port: builder.Configuration.GetValue("Gateway:HttpPort", 8000), name: "http")
-    .WithHttp2Endpoint(port: builder.Configuration.GetValue("Gateway:Http2Port", 50051), name: "http2", env: "GATEWAY_HTTP2_URL")
-    .WithExternalHttpEndpoints()
+// The one public entry, on its own sockets: HTTP/1.1 (REST, NDJSON, SSE, WebSocket, gRPC-Web, web page) and h2c
+// (native gRPC). It balances every new stream across the healthy replicas of each transport itself.
+builder.AddGateway<Projects.Chat_Gateway>("gateway")
     .WithSecretEnvironment(builder.Configuration.GetSection("Gateway:ApiKeys"))
     .WithEnvironment(builder.Configuration.GetSection("Gateway:Limits"))
-    .WithHttpHealthCheck("/health")
     .WithReference(rest)
     .WithReference(streaming)
     .WithReference(sse)
     .WithReference(websocket)
-    .WithReference(grpc);
+    .WithReference(grpc)
+    .WithRestartOnCrash()
+    .WithStartupSummary(http2EndpointName: GatewayExtensions.Http2EndpointName);
 
-builder.AddDashboard();
-
+builder.ValidateReplicaNames(llm, rest, streaming, sse, websocket, grpc);
 builder.Build().Run();
-
-/// <summary>The entry point DistributedApplicationTestingBuilder runs.</summary>
-public partial class Program;

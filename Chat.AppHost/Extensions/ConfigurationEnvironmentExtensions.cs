@@ -1,0 +1,63 @@
+using Aspire.Hosting.ApplicationModel;
+using Microsoft.Extensions.Configuration;
+
+namespace Aspire.Hosting;
+
+public static class ConfigurationEnvironmentExtensions
+{
+    /// <summary>
+    /// Passes a section of the AppHost's configuration through as environment variables (Llm:Offline:InterTokenDelayMs
+    /// → Llm__Offline__InterTokenDelayMs), so `dotnet run --project Chat.AppHost -- --Llm:Provider=offline` reaches the service.
+    /// </summary>
+    public static IResourceBuilder<T> WithEnvironment<T>(this IResourceBuilder<T> builder, IConfigurationSection section)
+        where T : IResourceWithEnvironment
+    {
+        foreach (var (key, value) in section.AsEnumerable())
+        {
+            if (value is not null)
+            {
+                builder.WithEnvironment(key.Replace(":", "__", StringComparison.Ordinal), value);
+            }
+        }
+
+        return builder;
+    }
+
+    /// <summary>
+    /// The service reads a secret from the environment variable <paramref name="name"/> (GEMINI_API_KEY). Run: the
+    /// AppHost's own value (environment, user secrets, command line) as a secret parameter, so the dashboard masks it;
+    /// none configured, nothing is passed (the service has its fallback). Publish: always a secret parameter, which
+    /// the manifests turn into a secret reference; the value is never written.
+    /// </summary>
+    public static IResourceBuilder<T> WithSecretEnvironment<T>(this IResourceBuilder<T> builder, string name)
+        where T : IResourceWithEnvironment
+    {
+        var application = builder.ApplicationBuilder;
+        var value = application.Configuration[name];
+        if (string.IsNullOrEmpty(value) && !application.ExecutionContext.IsPublishMode)
+        {
+            return builder;
+        }
+
+        var parameterName = name.ToLowerInvariant().Replace("__", "-", StringComparison.Ordinal).Replace('_', '-');
+        var parameter = application.Resources.OfType<ParameterResource>().FirstOrDefault(p => p.Name == parameterName) is { } existing
+            ? application.CreateResourceBuilder(existing)
+            : application.AddParameterFromConfiguration(parameterName, name, secret: true);
+        return builder.WithEnvironment(name, parameter);
+    }
+
+    /// <summary>Every value under <paramref name="section"/> (Gateway:ApiKeys:alice:Key) as a secret (Gateway__ApiKeys__alice__Key).</summary>
+    public static IResourceBuilder<T> WithSecretEnvironment<T>(this IResourceBuilder<T> builder, IConfigurationSection section)
+        where T : IResourceWithEnvironment
+    {
+        foreach (var (key, value) in section.AsEnumerable())
+        {
+            if (value is not null)
+            {
+                builder.WithSecretEnvironment(key.Replace(":", "__", StringComparison.Ordinal));
+            }
+        }
+
+        return builder;
+    }
+}
