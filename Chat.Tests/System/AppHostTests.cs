@@ -1,8 +1,7 @@
 using System.Net;
+using Aspire.Hosting;
+using Aspire.Hosting.Testing;
 using Chat.Contracts.Llm.V1;
-using Chat.Hosting;
-using Chat.Hosting.Orchestration;
-using Chat.Hosting.Testing;
 using Chat.Tests.Infrastructure;
 
 // Not Chat.Tests.System: that namespace would shadow System for every Chat.Tests.* file.
@@ -16,19 +15,17 @@ public sealed class AppHostTests(AppHostFixture fixture)
     [Fact]
     public void Start_WholeGraph_EveryResourceOfProgramCsIsRunningAndHealthy()
     {
-        var resources = _app.Resources.GetResources();
+        var resources = _app.ProcessResources().Select(r => _app.GetResourceSnapshots(r.Name).Single(s => s.Name == r.Name)).ToList();
 
         Assert.Equal(
-            ["redis-0", "llm-0", "llm-1", "rest-0", "streaming-0", "sse-0", "sse-1", "websocket-0", "grpc-0", "gateway-0"],
+            ["redis", "llm", "llm-1", "rest", "streaming", "sse", "sse-1", "websocket", "grpc", "gateway"],
             resources.Select(r => r.Name));
         Assert.All(resources, r =>
         {
-            Assert.Equal(ReplicaStates.Running, r.State);
+            Assert.Equal("Running", r.State);
             Assert.Equal("Healthy", r.Health);
             Assert.NotNull(r.ProcessId);
         });
-        Assert.Equal("Executable", resources.Single(r => r.Resource == "redis").Type);
-        Assert.All(resources.Where(r => r.Resource != "redis"), r => Assert.Equal("Project", r.Type));
     }
 
     [Fact]
@@ -39,32 +36,32 @@ public sealed class AppHostTests(AppHostFixture fixture)
         var gateway = _app.GetResourceSnapshots("gateway").Single();
         var sse1 = sse[1].Environment;
 
-        Assert.Equal(_app.GetConnectionString("redis"), llm[0].Environment["ConnectionStrings__redis"]);
-        Assert.Equal("llm", llm[1].Environment["OTEL_SERVICE_NAME"]);
-        Assert.Equal("service.instance.id=llm-1", llm[1].Environment["OTEL_RESOURCE_ATTRIBUTES"]);
-        Assert.Equal(llm[1].Endpoints[0].Url, llm[1].Environment["ASPNETCORE_URLS"]);
-        Assert.Equal("Development", llm[0].Environment["ASPNETCORE_ENVIRONMENT"]);
+        Assert.Equal(["llm", "llm-1"], llm.Select(r => r.Name));
+        Assert.Matches(@"^127\.0\.0\.1:\d+$", llm[0].Environment["ConnectionStrings__redis"]);
+        Assert.Equal("llm-1", llm[1].Environment["OTEL_SERVICE_NAME"]);
+        Assert.Equal($"service.instance.id={llm[1].InstanceId}", llm[1].Environment["OTEL_RESOURCE_ATTRIBUTES"]);
+        Assert.Equal(_app.GetEndpoint("llm-1", "http").ToString().TrimEnd('/'), llm[1].Environment["ASPNETCORE_URLS"]);
         Assert.Equal("0", llm[0].Environment["Llm__Offline__InterTokenDelayMs"]);
 
-        // Each replica's own address, one index per replica (Aspire would inject a single proxy address).
-        Assert.Equal(llm[0].Endpoints[0].Url, sse1["services__llm__http__0"]);
-        Assert.Equal(llm[1].Endpoints[0].Url, sse1["services__llm__http__1"]);
+        // Each replica's own address, one index per replica, no DCP proxy (WithReplicas would inject one proxy address).
+        Assert.Equal(_app.GetEndpoint("llm", "http").ToString().TrimEnd('/'), sse1["services__llm__http__0"]);
+        Assert.Equal(_app.GetEndpoint("llm-1", "http").ToString().TrimEnd('/'), sse1["services__llm__http__1"]);
         Assert.False(sse1.ContainsKey("ConnectionStrings__redis"));
-        Assert.Equal(sse[0].Endpoints[0].Url, gateway.Environment["services__sse__http__0"]);
-        Assert.Equal(sse[1].Endpoints[0].Url, gateway.Environment["services__sse__http__1"]);
+        Assert.Equal(_app.GetEndpoint("sse", "http").ToString().TrimEnd('/'), gateway.Environment["services__sse__http__0"]);
+        Assert.Equal(_app.GetEndpoint("sse-1", "http").ToString().TrimEnd('/'), gateway.Environment["services__sse__http__1"]);
         Assert.Contains("services__grpc__http__0", gateway.Environment.Keys);
 
-        // The gateway's two public endpoints: HTTP/1.1 in ASPNETCORE_URLS, h2c in GATEWAY_HTTP2_URL; random ports in tests.
+        // The gateway's two public endpoints: HTTP/1.1 in ASPNETCORE_URLS, h2c in GATEWAY_HTTP2_URL; never 8000/50051 in tests.
         Assert.Equal(_app.GetEndpoint("gateway", "http").ToString().TrimEnd('/'), gateway.Environment["ASPNETCORE_URLS"]);
         Assert.Equal(_app.GetEndpoint("gateway", "http2").ToString().TrimEnd('/'), gateway.Environment["GATEWAY_HTTP2_URL"]);
-        Assert.DoesNotContain(gateway.Endpoints, e => e.Url.EndsWith(":8000", StringComparison.Ordinal) || e.Url.EndsWith(":50051", StringComparison.Ordinal));
-        Assert.DoesNotContain("OTEL_EXPORTER_OTLP_ENDPOINT", gateway.Environment.Keys);
+        Assert.NotEqual(8000, _app.GetEndpoint("gateway", "http").Port);
+        Assert.NotEqual(50051, _app.GetEndpoint("gateway", "http2").Port);
     }
 
     [Fact]
     public async Task Conversation_ThroughLlmService_RemembersEveryTurn()
     {
-        using var channel = _app.CreateGrpcChannel("llm");
+        using var channel = await _app.CreateGrpcChannelAsync("llm");
         var client = new LlmService.LlmServiceClient(channel);
         var session = await client.CreateSessionAsync(new CreateSessionRequest()).ResponseAsync.DefaultTimeout();
 
@@ -86,29 +83,29 @@ public sealed class AppHostTests(AppHostFixture fixture)
     {
         foreach (var replica in _app.GetResourceSnapshots("sse"))
         {
-            using var http = _app.CreateHttpClient(replica.Name);
+            using var http = _app.CreateHttpClient(replica.Name, "http");
             using var response = await http.GetAsync("/health").DefaultTimeout();
 
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-            Assert.Equal($"sse/{replica.Name}", Assert.Single(response.Headers.GetValues("X-Served-By")));
+            Assert.Equal($"{replica.Name}/{replica.InstanceId}", Assert.Single(response.Headers.GetValues("X-Served-By")));
         }
 
         var instances = new List<string>();
         foreach (var replica in _app.GetResourceSnapshots("llm"))
         {
-            using var channel = _app.CreateGrpcChannel(replica.Name);
+            using var channel = await _app.CreateGrpcChannelAsync(replica.Name);
             var stats = await new LlmService.LlmServiceClient(channel).GetStatsAsync(new GetStatsRequest()).ResponseAsync.DefaultTimeout();
             instances.Add(stats.InstanceId);
         }
 
-        Assert.Equal(["llm-0", "llm-1"], instances);
+        Assert.Equal(_app.GetResourceSnapshots("llm").Select(r => r.InstanceId), instances);
     }
 
     [Fact]
     public async Task Session_CreatedOnOneReplica_ContinuesOnTheOther()
     {
-        using var channel0 = _app.CreateGrpcChannel("llm-0");
-        using var channel1 = _app.CreateGrpcChannel("llm-1");
+        using var channel0 = await _app.CreateGrpcChannelAsync("llm");
+        using var channel1 = await _app.CreateGrpcChannelAsync("llm-1");
         var replica0 = new LlmService.LlmServiceClient(channel0);
         var replica1 = new LlmService.LlmServiceClient(channel1);
 
