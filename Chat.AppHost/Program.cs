@@ -3,7 +3,7 @@
 var builder = DistributedApplication.CreateBuilder(args);
 
 // redis-server (or Garnet) as a local process when run, Aspire's Redis container when published.
-var redis = builder.AddChatRedis("redis");
+var redis = builder.AddChatRedis("redis").WithRestartOnCrash();
 
 // Only the transports may call the LLM service (docs/reliability.md).
 var internalApiKey = builder.AddInternalApiKey();

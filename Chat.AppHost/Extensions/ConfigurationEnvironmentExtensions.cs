@@ -34,6 +34,10 @@ public static class ConfigurationEnvironmentExtensions
     {
         var application = builder.ApplicationBuilder;
         var value = application.Configuration[name];
+
+        // DCP, and every process it starts, inherits the AppHost's environment: once read, a secret leaves it, so it
+        // reaches only the resources that declare it.
+        Environment.SetEnvironmentVariable(name, null);
         if (string.IsNullOrEmpty(value) && !application.ExecutionContext.IsPublishMode)
         {
             return builder;

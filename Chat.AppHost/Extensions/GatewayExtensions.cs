@@ -1,4 +1,7 @@
+using System.Net;
+using System.Net.Sockets;
 using Aspire.Hosting.ApplicationModel;
+using Aspire.Hosting.Eventing;
 using Microsoft.Extensions.Configuration;
 
 namespace Aspire.Hosting;
@@ -26,11 +29,37 @@ public static class GatewayExtensions
             .WithExternalHttpEndpoints();
         if (builder.ExecutionContext.IsRunMode)
         {
+            // Checked before anything starts: a taken public port is a message, not a crash loop of the gateway.
+            builder.Eventing.Subscribe<BeforeStartEvent>((_, _) =>
+            {
+                foreach (var endpoint in gateway.Resource.Annotations.OfType<EndpointAnnotation>().Where(e => e.Port is not null))
+                {
+                    EnsurePortIsFree(endpoint.Port!.Value, $"{name} {endpoint.Name}",
+                        endpoint.Name == "http" ? "--Gateway:HttpPort=<port>" : "--Gateway:Http2Port=<port>");
+                }
+
+                return Task.CompletedTask;
+            });
+
             var http2 = gateway.GetEndpoint(Http2EndpointName);
             gateway.WithBuiltOutputLaunch()
                 .WithEnvironment("GATEWAY_HTTP2_URL", ReferenceExpression.Create($"http://localhost:{http2.Property(EndpointProperty.TargetPort)}"));
         }
 
         return gateway;
+    }
+
+    private static void EnsurePortIsFree(int port, string what, string option)
+    {
+        try
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, port);
+            listener.Start();
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
+        {
+            throw new DistributedApplicationException(
+                $"Port {port} ({what}) is in use: stop what is using it (e.g. `ss -ltnp 'sport = :{port}'` shows it) or choose another port ({option}).");
+        }
     }
 }

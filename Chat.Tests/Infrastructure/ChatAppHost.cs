@@ -195,8 +195,7 @@ public static class ChatAppExtensions
     /// <summary>Waits until the replica runs again under a new process id (after a crash and the policy's restart).</summary>
     public static async Task<ReplicaSnapshot> WaitForNewProcessAsync(this DistributedApplication app, string replicaName, int oldProcessId, TimeSpan within)
     {
-        var resourceId = app.GetResourceSnapshots(replicaName).Single(r => r.Name == replicaName).ResourceId;
-        await app.ResourceNotifications.WaitForResourceAsync(resourceId, e =>
+        await app.ResourceNotifications.WaitForResourceAsync(replicaName, e =>
             e.Snapshot.State?.Text == KnownResourceStates.Running
             && e.Snapshot.HealthStatus == Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy
             && e.Snapshot.Properties.FirstOrDefault(p => p.Name == "executable.pid")?.Value is { } pid
