@@ -29,11 +29,6 @@ public static class RestartOnCrashExtensions
         {
             services.AddSingleton<CrashRestarter>();
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, CrashRestarter>(provider => provider.GetRequiredService<CrashRestarter>()));
-            builder.ApplicationBuilder.Eventing.Subscribe<BeforeStartEvent>((@event, _) =>
-            {
-                @event.Services.GetRequiredService<CrashRestarter>().WrapStopCommands(@event.Model);
-                return Task.CompletedTask;
-            });
         }
 
         return builder;
@@ -52,28 +47,34 @@ internal sealed partial class CrashRestarter(
     private static readonly TimeSpan s_stableAfter = TimeSpan.FromSeconds(30);
 
     private readonly ConcurrentDictionary<string, Replica> _replicas = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<IResource, bool> _wrapped = new();
     private readonly TimeSpan _initialDelay = TimeSpan.FromMilliseconds(configuration.GetValue("AppHost:RestartDelayMs", 1000));
     private readonly TimeSpan _maxDelay = TimeSpan.FromMilliseconds(configuration.GetValue("AppHost:MaxRestartDelayMs", 30_000));
 
-    /// <summary>Stops asked for through the stop and restart commands are remembered, so their exit is not taken for a crash.</summary>
-    public void WrapStopCommands(DistributedApplicationModel model)
+    /// <summary>
+    /// Stops asked for through the stop and restart commands are remembered, so their exit is not taken for a crash.
+    /// Aspire adds a resource's lifecycle commands when it creates it, so they are wrapped when it is first seen.
+    /// </summary>
+    private void WrapStopCommands(IResource resource)
     {
-        foreach (var resource in model.Resources.Where(r => r.HasAnnotationOfType<RestartOnCrashAnnotation>()))
+        if (!_wrapped.TryAdd(resource, true))
         {
-            foreach (var command in resource.Annotations.OfType<ResourceCommandAnnotation>()
-                .Where(c => c.Name == KnownResourceCommands.StopCommand || c.Name == KnownResourceCommands.RestartCommand).ToList())
-            {
-                resource.Annotations.Remove(command);
-                resource.Annotations.Add(new ResourceCommandAnnotation(
-                    command.Name, command.DisplayName, command.UpdateState,
-                    async context =>
-                    {
-                        Get(context.ResourceName).StopRequested = true;
-                        return await command.ExecuteCommand(context);
-                    },
-                    command.DisplayDescription, command.Arguments, command.ConfirmationMessage, command.IconName, command.IconVariant, command.IsHighlighted,
-                    command.Visibility, command.ValidateArguments));
-            }
+            return;
+        }
+
+        foreach (var command in resource.Annotations.OfType<ResourceCommandAnnotation>()
+            .Where(c => c.Name == KnownResourceCommands.StopCommand || c.Name == KnownResourceCommands.RestartCommand).ToList())
+        {
+            resource.Annotations.Remove(command);
+            resource.Annotations.Add(new ResourceCommandAnnotation(
+                command.Name, command.DisplayName, command.UpdateState,
+                async context =>
+                {
+                    Get(context.ResourceName).StopRequested = true;
+                    return await command.ExecuteCommand(context);
+                },
+                command.DisplayDescription, command.Arguments, command.ConfirmationMessage, command.IconName, command.IconVariant, command.IsHighlighted,
+                command.Visibility, command.ValidateArguments));
         }
     }
 
@@ -85,6 +86,7 @@ internal sealed partial class CrashRestarter(
             {
                 if (change.Resource.HasAnnotationOfType<RestartOnCrashAnnotation>())
                 {
+                    WrapStopCommands(change.Resource);
                     Observe(change, stoppingToken);
                 }
             }
@@ -135,8 +137,16 @@ internal sealed partial class CrashRestarter(
         var exitCode = crash.Snapshot.ExitCode?.ToString(CultureInfo.InvariantCulture) ?? "unknown";
         try
         {
+            // The dead run's last lines, repeated beside the verdict: a restart begins a new log stream.
+            var lastWords = new List<string>();
+            await foreach (var batch in resourceLogs.GetAllAsync(crash.ResourceId).WithCancellation(stoppingToken))
+            {
+                lastWords.AddRange(batch.Select(line => line.Content));
+            }
+
             var console = resourceLogs.GetLogger(crash.ResourceId);
-            LogCrash(console, exitCode, delay.TotalSeconds, replica.ConsecutiveCrashes);
+            LogCrash(console, exitCode, delay.TotalSeconds, replica.ConsecutiveCrashes,
+                string.Join(" | ", lastWords.Where(line => !line.Contains("[sys]", StringComparison.Ordinal)).TakeLast(5)));
             LogCrashForHost(logger, crash.ResourceId, exitCode, delay.TotalSeconds);
             await notifications.PublishUpdateAsync(crash.Resource, crash.ResourceId, snapshot => snapshot with
             {
@@ -181,8 +191,8 @@ internal sealed partial class CrashRestarter(
     private static bool IsTerminal(string? state) =>
         state is not null && (KnownResourceStates.TerminalStates.Contains(state) || state == "Restarting");
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Exited with code {ExitCode}; restarting in {DelaySeconds:0.#} s (crash {Crashes} in a row).")]
-    private static partial void LogCrash(ILogger logger, string exitCode, double delaySeconds, int crashes);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Exited with code {ExitCode}; restarting in {DelaySeconds:0.#} s (crash {Crashes} in a row). Last output: {LastWords}")]
+    private static partial void LogCrash(ILogger logger, string exitCode, double delaySeconds, int crashes, string lastWords);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Resource} exited with code {ExitCode}; restarting in {DelaySeconds:0.#} s.")]
     private static partial void LogCrashForHost(ILogger logger, string resource, string exitCode, double delaySeconds);

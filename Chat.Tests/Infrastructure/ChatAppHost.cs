@@ -45,6 +45,12 @@ public static class ChatAppHost
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Chat_AppHost>(
             new DistributedApplicationTestingBuilderOptions { EnableDashboard = enableDashboard }, commandLine).DefaultTimeout();
         builder.Services.AddSingleton(new TemporaryDirectory(dataDirectory));
+        return builder.WithResourceStates();
+    }
+
+    /// <summary>Keeps every resource's latest state by name, for <see cref="ChatAppExtensions.GetResourceSnapshots"/>.</summary>
+    public static IDistributedApplicationTestingBuilder WithResourceStates(this IDistributedApplicationTestingBuilder builder)
+    {
         builder.Services.AddSingleton<ResourceStates>();
         builder.Services.AddHostedService(services => services.GetRequiredService<ResourceStates>());
         return builder;
@@ -105,12 +111,30 @@ public sealed record ReplicaSnapshot(
     public string InstanceId => ResourceId[(Name.Length + 1)..];
 }
 
-/// <summary>The latest state of every resource by its name in the graph (one process each: replicas are resources).</summary>
-internal sealed class ResourceStates(ResourceNotificationService notifications) : Microsoft.Extensions.Hosting.BackgroundService
+/// <summary>
+/// The latest state of every resource by its name in the graph (one process each: replicas are resources), and its
+/// whole console output since the start, across restarts (Aspire's log stream begins anew with every run).
+/// </summary>
+internal sealed class ResourceStates(ResourceNotificationService notifications, ResourceLoggerService logs) : Microsoft.Extensions.Hosting.BackgroundService
 {
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, ResourceEvent> _latest = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, List<LogLine>> _console = new(StringComparer.Ordinal);
+    private readonly List<Task> _watches = [];
 
     public bool TryGet(string name, out ResourceEvent state) => _latest.TryGetValue(name, out state!);
+
+    public IReadOnlyList<LogLine> ConsoleOf(string name)
+    {
+        if (!_console.TryGetValue(name, out var lines))
+        {
+            return [];
+        }
+
+        lock (lines)
+        {
+            return lines.ToList();
+        }
+    }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -119,6 +143,30 @@ internal sealed class ResourceStates(ResourceNotificationService notifications) 
             await foreach (var change in notifications.WatchAsync(stoppingToken))
             {
                 _latest[change.Resource.Name] = change;
+                if (_console.TryAdd(change.Resource.Name, []))
+                {
+                    _watches.Add(CaptureAsync(change.Resource.Name, change.ResourceId, stoppingToken));
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        await Task.WhenAll(_watches);
+    }
+
+    private async Task CaptureAsync(string name, string resourceId, CancellationToken stoppingToken)
+    {
+        var lines = _console[name];
+        try
+        {
+            await foreach (var batch in logs.WatchAsync(resourceId).WithCancellation(stoppingToken))
+            {
+                lock (lines)
+                {
+                    lines.AddRange(batch);
+                }
             }
         }
         catch (OperationCanceledException)
@@ -209,18 +257,9 @@ public static class ChatAppExtensions
         return app.Services.GetRequiredService<ResourceCommandService>().ExecuteCommandAsync(resourceId, command);
     }
 
-    /// <summary>The console output of one replica so far (for assertions and for failure messages).</summary>
-    public static async Task<string> GetConsoleLogAsync(this DistributedApplication app, string replicaName, int maxLines = 200)
-    {
-        var resourceId = app.GetResourceSnapshots(replicaName).Single(r => r.Name == replicaName).ResourceId;
-        var lines = new List<string>();
-        await foreach (var batch in app.Services.GetRequiredService<ResourceLoggerService>().GetAllAsync(resourceId))
-        {
-            lines.AddRange(batch.Select(line => line.Content));
-        }
-
-        return string.Join('\n', lines.TakeLast(maxLines));
-    }
+    /// <summary>The console output of one replica so far, across its restarts (for assertions and failure messages).</summary>
+    public static Task<string> GetConsoleLogAsync(this DistributedApplication app, string replicaName, int maxLines = 200) =>
+        Task.FromResult(string.Join('\n', app.Services.GetRequiredService<ResourceStates>().ConsoleOf(replicaName).TakeLast(maxLines).Select(line => line.Content)));
 
     /// <summary>Process ids of every running replica (to check none outlives the application).</summary>
     public static IReadOnlyList<int> GetProcessIds(this DistributedApplication app) =>

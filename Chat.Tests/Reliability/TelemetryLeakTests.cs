@@ -127,7 +127,7 @@ public sealed class TelemetryLeakTests
         var dataDirectory = Directory.CreateTempSubdirectory("chat-telemetry-").FullName;
         var builder = DistributedApplicationTestingBuilder.Create(
             [.. OtlpTo(otlp), "--Llm:Provider=gemini", $"--Llm:Gemini:BaseUrl={gemini.BaseUrl}", "--Llm:EnableSensitiveTelemetry=true",
-                $"--GEMINI_API_KEY={GeminiKey}", $"--Redis:DataDirectory={dataDirectory}"]);
+                $"--GEMINI_API_KEY={GeminiKey}", $"--Redis:DataDirectory={dataDirectory}"]).WithResourceStates();
         var internalApiKey = builder.AddInternalApiKey();
         var redis = builder.AddChatRedis("redis");
         var llm = builder.AddProjectReplicas<Projects.Chat_Llm_Service>("llm", 1, llm => llm

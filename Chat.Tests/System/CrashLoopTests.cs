@@ -13,7 +13,7 @@ public sealed class CrashLoopTests
     public async Task CrashingProcess_IsRestartedWithBackoff_AndItsExitCodeAndLastWordsStayVisible()
     {
         await using var appHost = DistributedApplicationTestingBuilder.Create(
-            ["--AppHost:RestartDelayMs=100"]);
+            ["--AppHost:RestartDelayMs=100"]).WithResourceStates();
         appHost.AddExecutable("crasher", "/bin/sh", Path.GetTempPath(), "-c", "echo \"dying as $OTEL_SERVICE_NAME\"; echo oops >&2; exit 3")
             .WithOtlpExporter()
             .WithRestartOnCrash();
@@ -56,15 +56,11 @@ public sealed class CrashLoopTests
         Assert.True(elapsed >= TimeSpan.FromMilliseconds(700), $"restarted too fast: {elapsed}");
         Assert.All(exits, code => Assert.Equal(3, code));
 
-        var log = new List<LogLine>();
-        await foreach (var batch in app.Services.GetRequiredService<ResourceLoggerService>().GetAllAsync("crasher"))
-        {
-            log.AddRange(batch);
-        }
-
-        Assert.True(log.Count(l => l.Content.EndsWith("dying as crasher", StringComparison.Ordinal) && !l.IsErrorMessage) >= 3, "console lines of earlier runs are kept");
-        Assert.Contains(log, l => l.Content.EndsWith("oops", StringComparison.Ordinal) && l.IsErrorMessage);
-        Assert.Contains(log, l => l.Content.Contains("Exited with code 3; restarting in", StringComparison.Ordinal));
+        var log = (await app.GetConsoleLogAsync("crasher", 1000)).Split('\n');
+        Assert.True(log.Count(l => l.EndsWith("dying as crasher", StringComparison.Ordinal)) >= 3,
+            "console lines of earlier runs are kept:\n" + string.Join("\n", log));
+        Assert.Contains(log, l => l.EndsWith("oops", StringComparison.Ordinal));
+        Assert.Contains(log, l => l.Contains("Exited with code 3; restarting in", StringComparison.Ordinal) && l.Contains("oops", StringComparison.Ordinal));
         await watching.CancelAsync();
     }
 }

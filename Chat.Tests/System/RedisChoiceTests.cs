@@ -48,7 +48,7 @@ public sealed class RedisChoiceTests(RedisFixture redis)
             {
                 var server = first.GetResourceSnapshots("redis").Single();
                 Assert.Contains("redis-server", CommandLineOf(server.ProcessId!.Value), StringComparison.Ordinal);
-                Assert.Contains(dataDirectory, CommandLineOf(server.ProcessId!.Value), StringComparison.Ordinal);
+                Assert.Equal(dataDirectory, new DirectoryInfo($"/proc/{server.ProcessId}/cwd").LinkTarget);
                 await using var connection = await ConnectionMultiplexer.ConnectAsync((await first.GetConnectionStringAsync("redis"))!).DefaultTimeout();
                 Assert.True(await connection.GetDatabase().StringSetAsync("apphost:probe", "kept").DefaultTimeout());
             }
@@ -123,7 +123,7 @@ public sealed class RedisChoiceTests(RedisFixture redis)
     /// <summary>A graph of the test's own, with Chat.AppHost's extensions and DCP (the AppHost assembly carries its path).</summary>
     private static IDistributedApplicationTestingBuilder SmallGraph(params (string Key, string? Value)[] settings) =>
         DistributedApplicationTestingBuilder.Create(
-            settings.Where(s => s.Value is not null).Select(s => $"--{s.Key}={s.Value}").ToArray());
+            settings.Where(s => s.Value is not null).Select(s => $"--{s.Key}={s.Value}").ToArray()).WithResourceStates();
 
     private static async Task<DistributedApplication> StartRedisOnlyAsync(string server, string dataDirectory)
     {

@@ -53,7 +53,8 @@ public sealed class SupervisionTests(AppHostFixture fixture)
 
         // The restart policy waits 200 ms after a crash; ten times that later, a stopped replica is still stopped.
         await Task.Delay(TimeSpan.FromSeconds(2));
-        Assert.Contains(_app.GetResourceSnapshots("sse-1").Single().State, KnownResourceStates.TerminalStates);
+        var stopped = _app.GetResourceSnapshots("sse-1").Single();
+        Assert.True(KnownResourceStates.TerminalStates.Contains(stopped.State), $"{stopped.State}, pid {stopped.ProcessId}:\n{await _app.GetConsoleLogAsync("sse-1", 30)}");
 
         var start = await _app.ExecuteCommandAsync("sse-1", KnownResourceCommands.StartCommand).DefaultTimeout();
         Assert.True(start.Success, start.Message);
