@@ -30,25 +30,7 @@ public static class ConfigurationEnvironmentExtensions
     /// the manifests turn into a secret reference; the value is never written.
     /// </summary>
     public static IResourceBuilder<T> WithSecretEnvironment<T>(this IResourceBuilder<T> builder, string name)
-        where T : IResourceWithEnvironment
-    {
-        var application = builder.ApplicationBuilder;
-        var value = application.Configuration[name];
-
-        // DCP, and every process it starts, inherits the AppHost's environment: once read, a secret leaves it, so it
-        // reaches only the resources that declare it.
-        Environment.SetEnvironmentVariable(name, null);
-        if (string.IsNullOrEmpty(value) && !application.ExecutionContext.IsPublishMode)
-        {
-            return builder;
-        }
-
-        var parameterName = name.ToLowerInvariant().Replace("__", "-", StringComparison.Ordinal).Replace('_', '-');
-        var parameter = application.Resources.OfType<ParameterResource>().FirstOrDefault(p => p.Name == parameterName) is { } existing
-            ? application.CreateResourceBuilder(existing)
-            : application.AddParameterFromConfiguration(parameterName, name, secret: true);
-        return builder.WithEnvironment(name, parameter);
-    }
+        where T : IResourceWithEnvironment => builder.WithSecret(name, configurationKey: name);
 
     /// <summary>Every value under <paramref name="section"/> (Gateway:ApiKeys:alice:Key) as a secret (Gateway__ApiKeys__alice__Key).</summary>
     public static IResourceBuilder<T> WithSecretEnvironment<T>(this IResourceBuilder<T> builder, IConfigurationSection section)
@@ -58,10 +40,31 @@ public static class ConfigurationEnvironmentExtensions
         {
             if (value is not null)
             {
-                builder.WithSecretEnvironment(key.Replace(":", "__", StringComparison.Ordinal));
+                builder.WithSecret(key.Replace(":", "__", StringComparison.Ordinal), configurationKey: key);
             }
         }
 
         return builder;
+    }
+
+    private static IResourceBuilder<T> WithSecret<T>(this IResourceBuilder<T> builder, string environmentName, string configurationKey)
+        where T : IResourceWithEnvironment
+    {
+        var application = builder.ApplicationBuilder;
+
+        // DCP, and every process it starts, inherits the AppHost's environment: once read, a secret leaves it, so it
+        // reaches only the resources that declare it.
+        var present = !string.IsNullOrEmpty(application.Configuration[configurationKey]);
+        Environment.SetEnvironmentVariable(environmentName, null);
+        if (!present && !application.ExecutionContext.IsPublishMode)
+        {
+            return builder;
+        }
+
+        var parameterName = environmentName.ToLowerInvariant().Replace("__", "-", StringComparison.Ordinal).Replace('_', '-');
+        var parameter = application.Resources.OfType<ParameterResource>().FirstOrDefault(p => p.Name == parameterName) is { } existing
+            ? application.CreateResourceBuilder(existing)
+            : application.AddParameterFromConfiguration(parameterName, configurationKey, secret: true);
+        return builder.WithEnvironment(environmentName, parameter);
     }
 }

@@ -69,10 +69,22 @@ public static class ChatAppHost
             await app.WaitForAllResourcesHealthyAsync().WaitAsync(healthyWithin ?? TimeSpan.FromSeconds(90));
             return app;
         }
-        catch
+        catch (Exception e)
         {
+            // What the processes that did not come up said is the only clue to why.
+            var report = new System.Text.StringBuilder();
+            foreach (var resource in app.ProcessResources())
+            {
+                var snapshot = app.GetResourceSnapshots(resource.Name).First(r => r.Name == resource.Name);
+                if (snapshot.State != "Running" || snapshot.Health != "Healthy")
+                {
+                    report.AppendLine($"--- {resource.Name}: {snapshot.State ?? "no state"}, {snapshot.Health ?? "no health"}, exit {snapshot.ExitCode}");
+                    report.AppendLine(await app.GetConsoleLogAsync(resource.Name, 60));
+                }
+            }
+
             await app.DisposeAsync();
-            throw;
+            throw new InvalidOperationException($"The graph did not become healthy: {e.Message}\n{report}", e);
         }
     }
 
