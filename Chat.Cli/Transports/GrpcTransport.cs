@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
+using Chat.Contracts.Formats;
 using Chat.Contracts.Public;
 using Grpc.Core;
 using Grpc.Net.Client;
@@ -80,7 +81,10 @@ public sealed class GrpcTransport : IChatTransport
             }
 
             return new SessionDetails(Or(info.SessionId, sessionId), NullIfEmpty(info.Model), info.MessageCount, info.UserMessages,
-                info.ModelMessages, info.DurationSeconds, NullIfEmpty(info.CreatedAt));
+                info.ModelMessages,
+                // The precise age where the server sends it (ours); the original's whole seconds otherwise.
+                info.DurationSecondsExact > 0 ? Math.Round(info.DurationSecondsExact, 2) : info.DurationSeconds,
+                NullIfEmpty(info.CreatedAt));
         }, cancellationToken);
 
     public Task<SessionList> ListSessionsAsync(CancellationToken cancellationToken) =>
@@ -88,7 +92,9 @@ public sealed class GrpcTransport : IChatTransport
         {
             var list = await _client.ListSessionsAsync(new ListSessionsRequest(), options);
             return new SessionList(list.ActiveSessions, [.. list.Sessions.Select(s =>
-                new SessionSummary(s.SessionId, NullIfEmpty(s.Model), s.MessageCount, s.DurationMinutes, NullIfEmpty(s.CreatedAt)))]);
+                new SessionSummary(s.SessionId, NullIfEmpty(s.Model), s.MessageCount,
+                    s.DurationSecondsExact > 0 ? Math.Round(s.DurationSecondsExact / 60, 2) : s.DurationMinutes,
+                    NullIfEmpty(s.CreatedAt)))]);
         }, cancellationToken);
 
     public Task<string> DeleteSessionAsync(string sessionId, CancellationToken cancellationToken) =>
@@ -163,7 +169,7 @@ public sealed class GrpcTransport : IChatTransport
             Type = ChatRequest.Types.MessageType.Message,
             SessionId = sessionId,
             Message = message,
-            Timestamp = DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
+            Timestamp = OriginalFormat.Timestamp(DateTimeOffset.UtcNow),
         };
         return reply.FollowAsync(
             token => TurnAsync(reply, request, token),
@@ -190,7 +196,7 @@ public sealed class GrpcTransport : IChatTransport
         SessionId = point.SessionId ?? "",
         ReplyId = point.ReplyId,
         LastChunkNumber = point.LastChunkNumber,
-        Timestamp = DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
+        Timestamp = OriginalFormat.Timestamp(DateTimeOffset.UtcNow),
     };
 
     private async IAsyncEnumerable<ChatEvent> TurnAsync(
@@ -279,7 +285,7 @@ public sealed class GrpcTransport : IChatTransport
                 Type = ChatRequest.Types.MessageType.Cancel,
                 SessionId = reply.SessionId ?? "",
                 ReplyId = reply.ReplyId ?? "",
-                Timestamp = DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
+                Timestamp = OriginalFormat.Timestamp(DateTimeOffset.UtcNow),
             }, drain.Token);
             await call.RequestStream.CompleteAsync();
             while (await responses.MoveNextAsync(drain.Token))

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using System.Globalization;
+using Chat.Contracts.Formats;
 using Chat.Contracts.Llm.V1;
 using Chat.Contracts.Public;
 using Chat.Transports.Shared.Hosting;
@@ -74,8 +74,11 @@ public sealed class ChatGrpcService(
                 MessageCount = session.MessageCount,
                 UserMessages = session.UserMessages,
                 ModelMessages = session.ModelMessages,
-                DurationSeconds = Math.Round(session.DurationSeconds, 2),
+                DurationSeconds = OriginalFormat.Whole(session.AgeSeconds),
                 CreatedAt = IsoTime(session.CreatedAt),
+                DurationSecondsExact = Math.Round(session.AgeSeconds, 3),
+                LastActivity = IsoTime(session.UpdatedAt),
+                Provider = session.Provider,
             };
         }
         catch (RpcException exception) when (exception.StatusCode == StatusCode.NotFound)
@@ -95,8 +98,10 @@ public sealed class ChatGrpcService(
             SessionId = session.Id,
             Model = session.Model,
             MessageCount = session.MessageCount,
-            DurationMinutes = Math.Round(session.DurationSeconds / 60, 2),
+            DurationMinutes = OriginalFormat.Whole(session.AgeSeconds / 60),
             CreatedAt = IsoTime(session.CreatedAt),
+            DurationSecondsExact = Math.Round(session.AgeSeconds, 3),
+            LastActivity = IsoTime(session.UpdatedAt),
         }));
         return response;
     }
@@ -124,7 +129,7 @@ public sealed class ChatGrpcService(
         var stats = await llm.GetStatsAsync(new GetStatsRequest(), cancellationToken: context.CancellationToken);
         return new ServerStatsResponse
         {
-            UptimeSeconds = Math.Round(stats.UptimeSeconds, 2),
+            UptimeSeconds = OriginalFormat.Whole(stats.UptimeSeconds),
             TotalRequests = Saturate(stats.TotalTurns),
             SuccessfulRequests = Saturate(stats.SucceededTurns),
             FailedRequests = Saturate(stats.FailedTurns),
@@ -133,6 +138,9 @@ public sealed class ChatGrpcService(
             AverageResponseTime = Math.Round(stats.AverageLatencySeconds, 3),
             Model = stats.Model,
             Framework = Framework,
+            UptimeSecondsExact = Math.Round(stats.UptimeSeconds, 3),
+            StartTime = IsoTime(stats.StartedAt),
+            Provider = stats.Provider,
         };
     }
 
@@ -197,9 +205,7 @@ public sealed class ChatGrpcService(
 
     /// <summary>Python's datetime.isoformat() shape (microseconds, offset), which the original client parses with fromisoformat.</summary>
     internal static string IsoTime(Google.Protobuf.WellKnownTypes.Timestamp? timestamp) =>
-        timestamp is null
-            ? ""
-            : timestamp.ToDateTimeOffset().ToString("yyyy-MM-dd'T'HH:mm:ss.ffffffzzz", CultureInfo.InvariantCulture);
+        timestamp is null ? "" : OriginalFormat.Timestamp(timestamp.ToDateTimeOffset());
 
     internal static void ValidateSessionId(string sessionId)
     {

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Threading.Channels;
+using Chat.Contracts.Formats;
 using Chat.Contracts.Llm.V1;
 using Chat.Contracts.Public;
 using Chat.Contracts.Sessions;
@@ -177,7 +178,8 @@ internal sealed partial class ChatStream
     /// <summary>Replies wait for room in the queue: HTTP/2 flow control paces reading the model's stream.</summary>
     private async Task SendAsync(ChatResponse response)
     {
-        response.Timestamp = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        // Whole seconds, one shared string per second: a timestamp on every token without an allocation per token.
+        response.Timestamp = OriginalFormat.CurrentSecondTimestamp();
         try
         {
             await _outgoing.Writer.WriteAsync(response, CallToken);
@@ -308,7 +310,8 @@ internal sealed partial class ChatStream
                                 Type = ChatResponse.Types.ResponseType.Status,
                                 SessionId = sessionId,
                                 StatusMessage = GeneratingStatus,
-                                ContextMessages = turnEvent.Accepted.ContextMessages,
+                                // The original counted the new user message (it was added to the history first).
+                                ContextMessages = turnEvent.Accepted.ContextMessages + 1,
                                 ReplyId = replyId,
                             });
                         }
@@ -486,7 +489,7 @@ internal sealed partial class ChatStream
                 UpdateType = update.Type,
                 MessageCount = update.MessageCount,
                 UpdateData = UpdateData(update),
-                Timestamp = DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
+                Timestamp = OriginalFormat.CurrentSecondTimestamp(),
             }),
             status => Log.WatchInterrupted(_logger, sessionId, status),
             subscribed,

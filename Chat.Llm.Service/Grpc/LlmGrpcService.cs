@@ -190,7 +190,7 @@ public sealed class LlmGrpcService(
         };
     }
 
-    private static Session ToProto(SessionRecord session) => new()
+    private Session ToProto(SessionRecord session) => new()
     {
         Id = session.Id,
         Model = session.Model,
@@ -202,5 +202,7 @@ public sealed class LlmGrpcService(
         UserMessages = session.UserMessages,
         ModelMessages = session.ModelMessages,
         DurationSeconds = (session.UpdatedAt - session.CreatedAt).TotalSeconds,
+        // By this service's clock, the one that stamped created_at: transports on other machines need no clock of theirs.
+        AgeSeconds = Math.Max(0, (time.GetUtcNow() - session.CreatedAt).TotalSeconds),
     };
 }

@@ -377,7 +377,7 @@ public sealed class ScriptedChatServer : IAsyncDisposable
 
         public override Task<SessionInfoResponse> GetSessionInfo(SessionInfoRequest request, ServerCallContext context) =>
             Task.FromResult(server._sessions.TryGetValue(request.SessionId, out var history)
-                ? new SessionInfoResponse { Success = true, SessionId = request.SessionId, Model = "scripted", MessageCount = history.Count, UserMessages = history.Count / 2, ModelMessages = history.Count / 2, DurationSeconds = 3 }
+                ? new SessionInfoResponse { Success = true, SessionId = request.SessionId, Model = "scripted", MessageCount = history.Count, UserMessages = history.Count / 2, ModelMessages = history.Count / 2, DurationSeconds = 3, DurationSecondsExact = 3.25 }
                 : new SessionInfoResponse { Success = false, Message = "Session not found" });
 
         public override Task<ListSessionsResponse> ListSessions(ListSessionsRequest request, ServerCallContext context)
@@ -393,7 +393,7 @@ public sealed class ScriptedChatServer : IAsyncDisposable
                 : throw new RpcException(new Status(StatusCode.NotFound, "Session not found"));
 
         public override Task<ServerStatsResponse> GetServerStats(ServerStatsRequest request, ServerCallContext context) =>
-            Task.FromResult(new ServerStatsResponse { UptimeSeconds = 1.5, TotalRequests = 7, Model = "scripted", Framework = "scripted", ActiveSessions = server._sessions.Count });
+            Task.FromResult(new ServerStatsResponse { UptimeSeconds = 1, UptimeSecondsExact = 1.5, TotalRequests = 7, Model = "scripted", Framework = "scripted", ActiveSessions = server._sessions.Count });
 
         public override async Task Chat(IAsyncStreamReader<ChatRequest> requestStream, IServerStreamWriter<ChatResponse> responseStream, ServerCallContext context)
         {

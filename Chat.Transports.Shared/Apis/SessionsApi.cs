@@ -72,7 +72,7 @@ public static class SessionsApi
                 s.Id,
                 s.Model,
                 s.MessageCount,
-                Math.Round(s.DurationSeconds / 60, 2),
+                Math.Round(s.AgeSeconds / 60, 2),
                 s.CreatedAt.ToOffset(),
                 s.UpdatedAt.ToOffset(s.CreatedAt.ToOffset())))
             .ToList();
@@ -143,11 +143,12 @@ public static class SessionsApi
         }
     }
 
+    /// <summary>The original's durations are the session's age (now − created), rounded to 2 decimals as it did.</summary>
     public static SessionInfoResponse ToInfo(Session session) => new(
         session.Id,
         session.Model,
         session.MessageCount,
-        Math.Round(session.DurationSeconds, 3),
+        Math.Round(session.AgeSeconds, 2),
         session.UserMessages,
         session.ModelMessages,
         session.CreatedAt.ToOffset())

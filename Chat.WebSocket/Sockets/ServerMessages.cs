@@ -1,7 +1,8 @@
 using System.Buffers;
-using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Chat.Contracts.Formats;
+using Chat.Transports.Shared.Json;
 
 namespace Chat.WebSocket.Sockets;
 
@@ -10,14 +11,15 @@ namespace Chat.WebSocket.Sockets;
 
 public abstract record ServerMessage(string Type)
 {
-    public static readonly JsonSerializerOptions SerializerOptions = new(JsonSerializerDefaults.Web)
+    public static readonly JsonSerializerOptions SerializerOptions = OriginalJson.Configure(new(JsonSerializerDefaults.Web)
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    };
+    });
 
+    /// <summary>The original's <c>datetime.now().isoformat()</c> shape, in UTC: <c>2026-11-25T15:30:00.123456+00:00</c>.</summary>
     [JsonPropertyOrder(-1)]
-    public string Timestamp { get; init; } = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture);
+    public string Timestamp { get; init; } = OriginalFormat.Timestamp(DateTimeOffset.UtcNow);
 
     public byte[] ToUtf8Json() => JsonSerializer.SerializeToUtf8Bytes(this, GetType(), SerializerOptions);
 }
@@ -125,8 +127,8 @@ public static class ChunkFrame
 
     public static void Write(Utf8JsonWriter writer, string text, int chunkNumber, string sessionId, string? replyId, long emittedAtTicks)
     {
-        Span<char> timestamp = stackalloc char[40];
-        DateTimeOffset.UtcNow.TryFormat(timestamp, out var length, "O", CultureInfo.InvariantCulture);
+        Span<char> timestamp = stackalloc char[OriginalFormat.TimestampLength];
+        OriginalFormat.TryFormatTimestamp(DateTimeOffset.UtcNow, timestamp, out var length);
         writer.WriteStartObject();
         writer.WriteString(Timestamp, timestamp[..length]);
         writer.WriteString(Type, Chunk);
