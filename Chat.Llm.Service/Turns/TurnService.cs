@@ -232,7 +232,7 @@ public sealed class TurnService(
             SessionId = session.Id,
             Type = "message_added",
             MessageCount = messageCount,
-            LastMessagePreview = Preview(modelMessage.Text),
+            LastMessagePreview = Preview(userMessage.Text),
             Origin = $"llm/{replica.InstanceId}",
             At = Timestamp.FromDateTimeOffset(time.GetUtcNow()),
             Principal = session.Principal,
@@ -364,9 +364,17 @@ public sealed class TurnService(
     internal static string FinishReasonName(ChatFinishReason? reason) =>
         reason is null ? "stop" : reason.Value.Value.ToLowerInvariant();
 
+    /// <summary>The original's <c>last_message_preview</c>: the user's message, its first 50 characters and "..." past that.</summary>
     private static string Preview(string text)
     {
-        var oneLine = text.ReplaceLineEndings(" ");
-        return oneLine.Length <= 100 ? oneLine : oneLine[..100];
+        const int Length = 50;
+        if (text.Length <= Length)
+        {
+            return text;
+        }
+
+        // Never half a surrogate pair.
+        var cut = char.IsHighSurrogate(text[Length - 1]) ? Length - 1 : Length;
+        return string.Concat(text.AsSpan(0, cut), "...");
     }
 }
