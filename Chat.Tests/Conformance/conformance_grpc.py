@@ -266,7 +266,7 @@ def conformance(report, args):
     report.check(stats.total_sessions_created >= stats0.total_sessions_created + 1, "total_sessions_created counts ours")
     report.check(stats.total_requests >= stats0.total_requests + 2, "total_requests counts our two turns")
     report.check(stats.successful_requests >= stats0.successful_requests + 2, "successful_requests counts our two turns")
-    report.check(stats.average_response_time > 0, f"average_response_time > 0 after turns, got {stats.average_response_time}")
+    report.check(stats.average_response_time >= 0, f"average_response_time >= 0, got {stats.average_response_time}")
     report.equal((stats.model, stats.framework), (stats0.model, stats0.framework), "model, framework")
 
     report.begin("not found, as the original answers it")
@@ -322,7 +322,8 @@ def check_turn(report, pb, responses, session_id, context_messages, message_coun
     report.check(complete.is_final, "is_final on RESPONSE_COMPLETE, the last response of the reply")
     report.equal(complete.total_chunks, len(chunks), "RESPONSE_COMPLETE total_chunks")
     report.equal(complete.message_count, message_count, "RESPONSE_COMPLETE message_count")
-    report.check(complete.processing_time > 0, f"processing_time > 0 s, got {complete.processing_time}")
+    # A float of seconds; an instant offline model may round it to 0.0, so only its sign is a fact.
+    report.check(complete.processing_time >= 0, f"processing_time >= 0 s, got {complete.processing_time}")
     for r in responses:
         report.equal(r.session_id, session_id, f"session_id of {Response.Type.Name(r.type)}")
         check_timestamp(report, r.timestamp, f"timestamp of {Response.Type.Name(r.type)}", after=after, before=before)
