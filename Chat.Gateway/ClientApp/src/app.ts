@@ -33,6 +33,8 @@ const state = {
   watching: false,
   socketState: 'closed' as SocketState,
   list: [] as SessionSummary[],
+  /** False while the open session is one the server did not know (nothing to listen to until a message starts it). */
+  sessionExists: true,
 };
 
 const stats = new TimingStats();
@@ -286,6 +288,7 @@ function renderSessions(): void {
 async function openSession(id: string | null): Promise<void> {
   const token = ++state.openToken;
   state.sessionId = id;
+  state.sessionExists = true;
   state.knownCount = 0;
   $('#session-id').textContent = id ?? 'none';
   $('#session-count').textContent = '';
@@ -301,6 +304,7 @@ async function openSession(id: string | null): Promise<void> {
       append(noteElement(`Could not load the conversation: ${(error as Error).message}`, 'error'));
     }
     if (!found && token === state.openToken) {
+      state.sessionExists = false;
       append(noteElement(`Session ${id} not found; your next message starts a new one.`, 'notice'));
     }
   }
@@ -313,6 +317,7 @@ async function openSession(id: string | null): Promise<void> {
 /** The server stored the conversation in another session (get-or-create): follow it without reloading. */
 function adoptSession(id: string): void {
   state.sessionId = id;
+  state.sessionExists = true;
   $('#session-id').textContent = id;
   updateHash();
   void startLive();
@@ -334,15 +339,16 @@ async function startLive(): Promise<void> {
   state.watch = null;
   state.watching = false;
   const source = liveSource();
+  const listenTo = state.sessionExists ? state.sessionId : null;
   // The socket also carries this page's typing in gRPC-Web mode (typing over gRPC-Web reuses the WebSocket path).
   if (source) {
-    socket.join(state.sessionId);
+    socket.join(listenTo);
     socket.connect().catch(() => {});
   }
-  if (source === 'grpc-web' && state.sessionId) {
+  if (source === 'grpc-web' && listenTo) {
     const watch = new AbortController();
     state.watch = watch;
-    void grpcWeb.watch(state.sessionId, watch.signal, (update) => onSessionUpdate(update, 'grpc-web'), () => {
+    void grpcWeb.watch(listenTo, watch.signal, (update) => onSessionUpdate(update, 'grpc-web'), () => {
       if (state.watch === watch) {
         state.watching = true;
         renderLive();

@@ -40,6 +40,10 @@ export class ChatSocket implements ChatTransport {
   private ready: Promise<void> | null = null;
   // One turn at a time: the page sends the next message only after the reply.
   private pending: PendingTurn | null = null;
+  // join_session requests not answered yet. The server answers a join before it reads the next message, so while
+  // one is in flight the next session_joined or error is the join's, never the turn's ("Session not found" for a
+  // session the server does not know must not fail the message sent right after: that one is get-or-create).
+  private joinsInFlight = 0;
 
   constructor(
     private readonly onUpdate: (update: SessionUpdate) => void,
@@ -57,7 +61,7 @@ export class ChatSocket implements ChatTransport {
         if (message.type === 'connected') {
           this.connectionId = message.connection_id ?? null;
           this.onState('open');
-          if (this.sessionId) this.post({ type: 'join_session', session_id: this.sessionId });
+          if (this.sessionId) this.postJoin(this.sessionId);
           resolve();
         } else {
           this.dispatch(message);
@@ -66,6 +70,7 @@ export class ChatSocket implements ChatTransport {
       socket.onclose = () => {
         this.ready = null;
         this.socket = null;
+        this.joinsInFlight = 0;
         this.onState('closed');
         this.pending?.reject(new Error('The WebSocket closed'));
         this.pending = null;
@@ -80,7 +85,7 @@ export class ChatSocket implements ChatTransport {
     const open = this.socket?.readyState === WebSocket.OPEN;
     if (sessionId !== this.sessionId && open) this.onState('open');
     this.sessionId = sessionId;
-    if (open && sessionId) this.post({ type: 'join_session', session_id: sessionId });
+    if (open && sessionId) this.postJoin(sessionId);
   }
 
   typing(active: boolean): void {
@@ -95,6 +100,11 @@ export class ChatSocket implements ChatTransport {
     });
   }
 
+  private postJoin(sessionId: string): void {
+    this.joinsInFlight++;
+    this.post({ type: 'join_session', session_id: sessionId });
+  }
+
   private post(message: object): void {
     if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(message));
   }
@@ -106,7 +116,8 @@ export class ChatSocket implements ChatTransport {
         this.onUpdate(message as SessionUpdate);
         break;
       case 'session_joined':
-        this.onState('joined');
+        this.joinsInFlight = Math.max(0, this.joinsInFlight - 1);
+        if (message.session_id === this.sessionId) this.onState('joined');
         break;
       case 'session_created':
         // Within a turn: the session it named was unknown, and the server started this one (get-or-create).
@@ -137,7 +148,11 @@ export class ChatSocket implements ChatTransport {
         turn?.reject(new Error('Response cancelled'));
         break;
       case 'error':
-        // An error outside a turn (joining a session that is gone) is not this page's concern.
+        if (this.joinsInFlight > 0) {
+          // The answer to a join (a session that is gone): not this page's concern, and not the turn's.
+          this.joinsInFlight--;
+          break;
+        }
         if (turn) {
           this.pending = null;
           turn.reject(new Error(message.message ?? 'The reply failed'));
