@@ -290,7 +290,7 @@ async function openSession(id: string | null): Promise<void> {
   state.sessionId = id;
   state.sessionExists = true;
   state.knownCount = 0;
-  $('#session-id').textContent = id ?? 'none';
+  renderSessionHeader();
   $('#session-count').textContent = '';
   setTitle(state.list.find((s) => s.session_id === id)?.title ?? null);
   updateHash();
@@ -318,9 +318,15 @@ async function openSession(id: string | null): Promise<void> {
 function adoptSession(id: string): void {
   state.sessionId = id;
   state.sessionExists = true;
-  $('#session-id').textContent = id;
+  renderSessionHeader();
   updateHash();
   void startLive();
+}
+
+/** The header shows the open session; Clear and Delete need one. */
+function renderSessionHeader(): void {
+  $('#session-id').textContent = state.sessionId ?? 'none';
+  for (const id of ['#clear-session', '#delete-session']) $<HTMLButtonElement>(id).disabled = !state.sessionId;
 }
 
 function updateHash(): void {
