@@ -84,9 +84,20 @@ public sealed class LlmGrpcService(
     public override async Task<GetHistoryResponse> GetHistory(GetHistoryRequest request, ServerCallContext context)
     {
         var id = RequestValidation.ParseSessionId(request.SessionId);
-        var history = await store.GetHistoryAsync(id, request.Principal, context.CancellationToken) ?? throw RpcErrors.SessionNotFound();
-        var response = new GetHistoryResponse();
-        response.Messages.AddRange(history.Select(m => new HistoryMessage
+        if (request.Limit < 0)
+        {
+            throw RpcErrors.InvalidArgument("limit must not be negative.");
+        }
+
+        if (request.HasBefore && request.Before < 0)
+        {
+            throw RpcErrors.InvalidArgument("before must not be negative.");
+        }
+
+        var page = await store.GetHistoryAsync(id, request.Principal, request.Limit, request.HasBefore ? request.Before : null,
+            context.CancellationToken) ?? throw RpcErrors.SessionNotFound();
+        var response = new GetHistoryResponse { Total = page.Total, FirstIndex = page.FirstIndex };
+        response.Messages.AddRange(page.Messages.Select(m => new HistoryMessage
         {
             Role = m.Role,
             Text = m.Text,
@@ -204,5 +215,6 @@ public sealed class LlmGrpcService(
         DurationSeconds = (session.UpdatedAt - session.CreatedAt).TotalSeconds,
         // By this service's clock, the one that stamped created_at: transports on other machines need no clock of theirs.
         AgeSeconds = Math.Max(0, (time.GetUtcNow() - session.CreatedAt).TotalSeconds),
+        Title = session.Title ?? "",
     };
 }
