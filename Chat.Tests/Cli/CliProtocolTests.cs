@@ -217,7 +217,7 @@ public sealed class CliProtocolTests : IAsyncLifetime
         var info = await CliRunner.RunAsync("", Args(protocol, "info", "--session", session));
         Assert.Equal(ExitCodes.Success, info.ExitCode);
         Assert.Contains(session, info.Out);
-        Assert.Matches(@"message_count\s*│\s*0", info.Out);
+        Assert.Matches(@"Messages\s*│\s*0", info.Out);
 
         var health = await CliRunner.RunAsync("", Args(protocol, "health", "--json"));
         Assert.Equal("healthy", JsonDocument.Parse(health.Out).RootElement.GetProperty("status").GetString());
