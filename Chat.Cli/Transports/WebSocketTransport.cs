@@ -143,11 +143,21 @@ public sealed class WebSocketTransport(Uri baseUrl, Uri webSocketUrl, TimeSpan r
                 // Per connection: every chat message on it is strict.
                 socket.Options.SetRequestHeader(StrictSessionFlag.HeaderName, StrictSessionFlag.Value);
             }
+            // A refused upgrade is an HTTP answer (the gateway's 503 when the service is down, 401, 429): keep its status.
+            socket.Options.CollectHttpResponseDetails = true;
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(RequestTimeout);
             try
             {
                 await socket.ConnectAsync(WebSocketUrl, timeout.Token);
+            }
+            catch (WebSocketException) when ((int)socket.HttpStatusCode >= 400)
+            {
+                var status = (int)socket.HttpStatusCode;
+                var retryAfter = socket.HttpResponseHeaders?.TryGetValue("Retry-After", out var values) == true ? $" (retry after {values.FirstOrDefault()} s)" : "";
+                socket.Dispose();
+                throw ChatTransportException.FromHttpStatus(status,
+                    $"{WebSocketUrl} refused the WebSocket upgrade: {(System.Net.HttpStatusCode)status} [HTTP {status}]{retryAfter}");
             }
             catch (Exception e) when (e is WebSocketException or HttpRequestException || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
             {

@@ -170,6 +170,18 @@ public sealed class CliProtocolTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Send_WebSocketUpgradeRefused_ShowsTheStatusAndRetryAfter_Exits4()
+    {
+        _server.RefuseWebSocketUpgradesWith = 503;
+
+        var result = await CliRunner.RunAsync("", Args(Protocols.WebSocket, "send", "hi"));
+
+        Assert.Equal(ExitCodes.Unavailable, result.ExitCode);
+        Assert.Equal($"chat: ws://{_server.HttpUrl.Authority}/websocket/ws refused the WebSocket upgrade: ServiceUnavailable [HTTP 503] (retry after 5 s)\n",
+            result.Error.Replace("\r", ""));
+    }
+
+    [Fact]
     public async Task Repl_WithServerDown_ExitsWithReadableMessage()
     {
         var down = CliRunner.UnusedUrl();

@@ -53,6 +53,9 @@ public sealed class ScriptedChatServer : IAsyncDisposable
     /// <summary>Chat requests (or WebSocket connections, gRPC calls) that carried the strict-session flag.</summary>
     public int StrictRequests;
 
+    /// <summary>WebSocket upgrades are answered with this status (and Retry-After: 5), as the gateway refuses them when the service is down.</summary>
+    public int? RefuseWebSocketUpgradesWith { get; set; }
+
     /// <summary>The next chat message's session is forgotten just before it is looked up.</summary>
     public void ForgetSessionOnNextChat() => _forgetBeforeNextChat = 1;
 
@@ -282,6 +285,13 @@ public sealed class ScriptedChatServer : IAsyncDisposable
 
         app.Map("/websocket/ws", async (HttpContext context) =>
         {
+            if (RefuseWebSocketUpgradesWith is { } refusal)
+            {
+                context.Response.Headers.RetryAfter = "5";
+                await Results.Problem(statusCode: refusal, detail: "WebSocket upgrade refused").ExecuteAsync(context);
+                return;
+            }
+
             var strict = IsStrict(context.Request.Headers["X-Chat-Strict-Session"]);
             using var socket = await context.WebSockets.AcceptWebSocketAsync();
             await RunWebSocketAsync(context, socket, strict);
