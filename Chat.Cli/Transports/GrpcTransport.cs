@@ -16,18 +16,25 @@ namespace Chat.Cli.Transports;
 public sealed class GrpcTransport : IChatTransport
 {
     private static readonly TimeSpan CancelDrainTimeout = TimeSpan.FromSeconds(3);
-    private static readonly Metadata ResumableHeaders = new() { { "chat-resumable", "true" } };
     private readonly GrpcChannel _channel;
     private readonly ChatService.ChatServiceClient _client;
     private readonly TimeSpan _requestTimeout;
     private readonly RestTransport? _clearRoute;
     private readonly ReconnectPolicy _reconnect;
+    private readonly Metadata _chatHeaders;
 
     /// <param name="address">The gateway's HTTP/2 port (or the gRPC service itself).</param>
     /// <param name="restBaseUrl">ChatService has no "clear history" RPC; <c>/reset</c> uses this REST route for the same session.</param>
-    public GrpcTransport(Uri address, Uri? restBaseUrl, TimeSpan requestTimeout, ReconnectPolicy? reconnect = null)
+    /// <param name="strictSession">Chat calls carry <see cref="StrictSessionFlag"/>: an unknown session is NOT_FOUND, not replaced.</param>
+    public GrpcTransport(Uri address, Uri? restBaseUrl, TimeSpan requestTimeout, ReconnectPolicy? reconnect = null, bool strictSession = false)
     {
         _reconnect = reconnect ?? ReconnectPolicy.Default;
+        _chatHeaders = new Metadata { { "chat-resumable", "true" } };
+        if (strictSession)
+        {
+            _chatHeaders.Add(StrictSessionFlag.MetadataKey, StrictSessionFlag.Value);
+        }
+
         _channel = GrpcChannel.ForAddress(address, new GrpcChannelOptions
         {
             HttpHandler = new SocketsHttpHandler
@@ -40,7 +47,7 @@ public sealed class GrpcTransport : IChatTransport
         });
         _client = new ChatService.ChatServiceClient(_channel);
         _requestTimeout = requestTimeout;
-        _clearRoute = restBaseUrl is null ? null : new RestTransport(restBaseUrl, requestTimeout);
+        _clearRoute = restBaseUrl is null ? null : new RestTransport(restBaseUrl, requestTimeout, strictSession);
         Endpoint = address.ToString();
     }
 
@@ -204,7 +211,7 @@ public sealed class GrpcTransport : IChatTransport
     {
         // The call is not bound to the caller's token: cancelling sends CANCEL on it first, then ends it.
         // "chat-resumable: true" keeps the reply running on the server when the connection drops, for a RESUME.
-        using var call = _client.Chat(ResumableHeaders, cancellationToken: CancellationToken.None);
+        using var call = _client.Chat(_chatHeaders, cancellationToken: CancellationToken.None);
         var responses = new ResponseReader(call.ResponseStream);
         try
         {

@@ -32,12 +32,17 @@ public static class SseChatApi
             .WithDescription(
                 "Events (event: name, id: <turn_id>:<sequence>, data: the original's JSON object): session_info, status, " +
                 "chunk (is_final=false per model delta, then an empty one with is_final=true), complete, or error. " +
-                "The turn keeps running if the client leaves; resume with GET /chat/turns/{turn_id}/events and Last-Event-ID.")
+                "The turn keeps running if the client leaves; resume with GET /chat/turns/{turn_id}/events and Last-Event-ID. " +
+                "With X-Chat-Strict-Session: true (or ?strict_session=true) an unknown session_id is 404 (code " +
+                "session_not_found) before any event, and nothing is created.")
+            .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status429TooManyRequests);
 
         group.MapPost("/turns", StartTurn)
             .WithSummary("Start a turn; stream it with GET on the returned events_url")
+            .WithDescription("The strict-session flag works as on POST /chat/stream.")
+            .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status429TooManyRequests);
 
@@ -202,8 +207,14 @@ public static class SseChatApi
     private static async Task<(AsyncServerStreamingCall<TurnEvent>? Call, TurnEvent? Accepted, ProblemHttpResult? Problem)> StartAsync(
         HttpContext context, LlmService.LlmServiceClient llm, TransportOptions options, ChatRequest request, string message)
     {
+        var strict = StrictSession.IsRequested(context.Request);
+        if (strict && StrictSession.CannotExist(request.SessionId))
+        {
+            return (null, null, StrictSession.NotFound(request.SessionId));
+        }
+
         // Detached: the turn runs to its end in the LLM service even when this client goes, so it can be resumed.
-        var turn = LlmCalls.NewTurn(message, request.SessionId, request.ModelId, context.GetChatPrincipal(), detach: true);
+        var turn = LlmCalls.NewTurn(message, request.SessionId, request.ModelId, context.GetChatPrincipal(), detach: true, strict);
         var call = llm.StreamTurn(turn, options.Turn(context.RequestAborted));
         try
         {
@@ -216,7 +227,9 @@ public static class SseChatApi
         catch (RpcException exception)
         {
             call.Dispose();
-            return (null, null, LlmProblems.FromRpc(context, exception));
+            return (null, null, strict && exception.StatusCode == StatusCode.NotFound
+                ? StrictSession.NotFound(request.SessionId)
+                : LlmProblems.FromRpc(context, exception));
         }
 
         var first = call.ResponseStream.Current;
