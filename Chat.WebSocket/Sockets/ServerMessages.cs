@@ -89,9 +89,6 @@ public sealed record ErrorMessage(string Message) : ServerMessage("error")
 /// <summary>A frame queued for the connection's writer; pooled buffers go back to the pool once sent.</summary>
 public readonly record struct OutgoingFrame(byte[] Buffer, int Length, bool Pooled)
 {
-    /// <summary>Part of a reply: it holds one of the connection's reply credits until sent.</summary>
-    public bool IsReply { get; init; }
-
     public void Release()
     {
         if (Pooled)

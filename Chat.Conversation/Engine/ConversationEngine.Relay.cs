@@ -1,0 +1,176 @@
+using Chat.Contracts.Llm.V1;
+using Grpc.Core;
+
+namespace Chat.Conversation.Engine;
+
+/// <summary>
+/// The turn relay: a reply (a new turn, or a resumed one) read from Chat.Llm.Service and told to the client as
+/// accepted → started → chunk… → completed (or cancelled, or failed), every event with its position.
+/// </summary>
+public sealed partial class ConversationEngine<TFrame>
+{
+    private async Task StartReplyAsync(ChatCommand chat)
+    {
+        var sessionId = chat.SessionId ?? SessionId;
+        if (sessionId is null && !_settings.NewSessionWhenNone)
+        {
+            await SendAsync(new RejectedEvent("No session established", StatusCode.FailedPrecondition));
+            return;
+        }
+
+        if (string.IsNullOrWhiteSpace(chat.Message))
+        {
+            await SendAsync(new RejectedEvent("Message is required", StatusCode.InvalidArgument, sessionId));
+            return;
+        }
+
+        var request = new TurnRequest
+        {
+            SessionId = sessionId ?? "",
+            Message = chat.Message,
+            CreateIfMissing = _settings.GetOrCreate,
+            // Detached replies outlive the connection (buffered in Redis) so a client that drops can resume them;
+            // others stop with the caller (its cancellation and deadline reach the model call).
+            Detach = _settings.Detach,
+            Principal = _principal,
+        };
+        Track(RelayAsync(() => _llm.StreamTurn(request, cancellationToken: _lifetime.Token), sessionId, resume: null));
+    }
+
+    private async Task StartResumeAsync(ResumeCommand resume)
+    {
+        if (string.IsNullOrWhiteSpace(resume.ReplyId))
+        {
+            await SendAsync(new RejectedEvent("reply_id is required", StatusCode.InvalidArgument, resume.SessionId));
+            return;
+        }
+
+        // The whole buffer is replayed from the start (so the reply's session is known) and chunks the client has
+        // are skipped here.
+        var request = new ResumeTurnRequest { TurnId = resume.ReplyId, AfterSequence = 0, Principal = _principal };
+        Track(RelayAsync(() => _llm.ResumeTurn(request, cancellationToken: _lifetime.Token), null, resume));
+    }
+
+    private async Task RelayAsync(Func<AsyncServerStreamingCall<TurnEvent>> start, string? sessionId, ResumeCommand? resume)
+    {
+        var resumed = resume is not null;
+        var afterChunk = resume is null ? 0 : Math.Max(0, resume.From.Position - 1);
+        var replyId = resume?.ReplyId;
+        var chunks = 0;
+        int? expectedUpdate = null;
+        if (!resumed)
+        {
+            _ownReplies.TurnRequested();
+        }
+
+        try
+        {
+            using var call = start();
+            await foreach (var turnEvent in call.ResponseStream.ReadAllAsync(_lifetime.Token))
+            {
+                replyId = turnEvent.TurnId;
+                switch (turnEvent.KindCase)
+                {
+                    case TurnEvent.KindOneofCase.Accepted:
+                        var accepted = turnEvent.Accepted;
+                        sessionId = accepted.SessionId;
+                        Volatile.Write(ref _currentReplyId, replyId);
+                        if (accepted.SessionCreated && !resumed)
+                        {
+                            await SendReplyAsync(new SessionCreatedEvent(sessionId, accepted.Model));
+                        }
+
+                        if (_settings.FollowReplySession && SessionId != sessionId)
+                        {
+                            _ = WatchSessionAsync(sessionId);
+                        }
+
+                        if (!resumed)
+                        {
+                            expectedUpdate = _ownReplies.TurnAccepted(accepted.MessageCount);
+                            await SendReplyAsync(new ReplyAcceptedEvent(sessionId, replyId, accepted.ContextMessages, turnEvent.Sequence));
+                        }
+
+                        await SendReplyAsync(new ReplyStartedEvent(sessionId, replyId, "", resumed ? new ResumeOutcome(true, null) : null));
+                        break;
+                    case TurnEvent.KindOneofCase.Delta:
+                        var delta = turnEvent.Delta;
+                        chunks = delta.Index;
+                        if (delta.Index > afterChunk)
+                        {
+                            await SendChunkAsync(new ReplyChunk(delta.Text, delta.Index, sessionId ?? "", replyId, delta.EmittedAtTicks, turnEvent.Sequence));
+                        }
+
+                        break;
+                    case TurnEvent.KindOneofCase.Completed:
+                        await SendReplyAsync(new ReplyCompletedEvent(sessionId ?? "", replyId, turnEvent.Completed, turnEvent.Sequence));
+                        break;
+                    case TurnEvent.KindOneofCase.Error:
+                        if (expectedUpdate is { } expected)
+                        {
+                            _ownReplies.NoReply(expected);
+                        }
+
+                        await SendReplyAsync(turnEvent.Error.Code == "CANCELLED"
+                            ? new ReplyCancelledEvent(sessionId ?? "", replyId, chunks, turnEvent.Sequence)
+                            : new ReplyFailedEvent(sessionId ?? "", replyId, turnEvent.Error, chunks, turnEvent.Sequence));
+                        break;
+                }
+            }
+        }
+        catch (Exception exception) when (_lifetime.IsCancellationRequested
+            && exception is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled or StatusCode.DeadlineExceeded })
+        {
+            // The connection went away (or its deadline passed: the call reports that); a detached reply goes on in
+            // Chat.Llm.Service for a resume.
+        }
+        catch (RpcException exception)
+        {
+            await RelayFailedAsync(exception, sessionId, replyId, resumed);
+        }
+        finally
+        {
+            if (!resumed && expectedUpdate is null)
+            {
+                _ownReplies.TurnRefused();
+            }
+
+            if (replyId is not null)
+            {
+                Interlocked.CompareExchange(ref _currentReplyId, null, replyId);
+            }
+        }
+    }
+
+    private async Task RelayFailedAsync(RpcException exception, string? sessionId, string? replyId, bool resumed)
+    {
+        switch (exception.StatusCode)
+        {
+            case StatusCode.NotFound when resumed:
+                await SendReplyAsync(new ReplyExpiredEvent(replyId ?? ""));
+                break;
+            case StatusCode.NotFound:
+                await SendReplyAsync(new SessionNotFoundEvent(sessionId));
+                if (_settings.EndOnUnknownSession)
+                {
+                    // The original gRPC Chat ends the stream after an unknown session.
+                    EndedForUnknownSession = true;
+                    End();
+                }
+
+                break;
+            case StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Internal when _settings.EndOnServiceFailure:
+                // Nothing this connection can do: end it with the status so the client retries (maybe elsewhere).
+                Log.ReplyFailed(_logger, ConnectionId, exception.StatusCode);
+                TerminalStatus = new Status(exception.StatusCode, exception.StatusCode == StatusCode.Unavailable
+                    ? "The chat service is temporarily unavailable"
+                    : exception.Status.Detail);
+                End();
+                break;
+            default:
+                // Refusals of this one message (empty, too long, a reply already running, quota): the connection goes on.
+                await SendReplyAsync(new FailureEvent(resumed ? FailureKind.Resume : FailureKind.Reply, exception.StatusCode, exception.Status.Detail, sessionId, replyId));
+                break;
+        }
+    }
+}
