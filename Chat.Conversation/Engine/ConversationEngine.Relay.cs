@@ -45,18 +45,23 @@ public sealed partial class ConversationEngine<TFrame>
             return;
         }
 
-        // The whole buffer is replayed from the start (so the reply's session is known) and chunks the client has
-        // are skipped here.
-        var request = new ResumeTurnRequest { TurnId = resume.ReplyId, AfterSequence = 0, Principal = _principal };
+        // The LLM service says first whether everything after the client's position follows (and the reply's
+        // session), then sends only what comes after it.
+        var request = new ResumeTurnRequest
+        {
+            TurnId = resume.ReplyId,
+            AfterSequence = Math.Max(0, resume.From.Position),
+            Epoch = resume.From.Epoch ?? "",
+            ReportStatus = true,
+            Principal = _principal,
+        };
         Track(RelayAsync(() => _llm.ResumeTurn(request, cancellationToken: _lifetime.Token), null, resume));
     }
 
     private async Task RelayAsync(Func<AsyncServerStreamingCall<TurnEvent>> start, string? sessionId, ResumeCommand? resume)
     {
         var resumed = resume is not null;
-        var afterChunk = resume is null ? 0 : Math.Max(0, resume.From.Position - 1);
         var replyId = resume?.ReplyId;
-        var chunks = 0;
         int? expectedUpdate = null;
         if (!resumed)
         {
@@ -71,36 +76,35 @@ public sealed partial class ConversationEngine<TFrame>
                 replyId = turnEvent.TurnId;
                 switch (turnEvent.KindCase)
                 {
+                    case TurnEvent.KindOneofCase.Resume:
+                        // A resume's first event: whether every later event follows, said before any of them.
+                        var status = turnEvent.Resume;
+                        sessionId = status.Accepted?.SessionId ?? "";
+                        Volatile.Write(ref _currentReplyId, replyId);
+                        Follow(sessionId);
+                        await SendReplyAsync(new ReplyStartedEvent(
+                            sessionId, replyId, status.Epoch, new ResumeOutcome(status.Recovered, status.Recovered ? null : status.Reason)));
+                        break;
+                    case TurnEvent.KindOneofCase.Accepted when resumed:
+                        // Replayed (the client had nothing yet, or its epoch changed): the resume already started the reply.
+                        break;
                     case TurnEvent.KindOneofCase.Accepted:
                         var accepted = turnEvent.Accepted;
                         sessionId = accepted.SessionId;
                         Volatile.Write(ref _currentReplyId, replyId);
-                        if (accepted.SessionCreated && !resumed)
+                        if (accepted.SessionCreated)
                         {
                             await SendReplyAsync(new SessionCreatedEvent(sessionId, accepted.Model));
                         }
 
-                        if (_settings.FollowReplySession && SessionId != sessionId)
-                        {
-                            _ = WatchSessionAsync(sessionId);
-                        }
-
-                        if (!resumed)
-                        {
-                            expectedUpdate = _ownReplies.TurnAccepted(accepted.MessageCount);
-                            await SendReplyAsync(new ReplyAcceptedEvent(sessionId, replyId, accepted.ContextMessages, turnEvent.Sequence));
-                        }
-
-                        await SendReplyAsync(new ReplyStartedEvent(sessionId, replyId, "", resumed ? new ResumeOutcome(true, null) : null));
+                        Follow(sessionId);
+                        expectedUpdate = _ownReplies.TurnAccepted(accepted.MessageCount);
+                        await SendReplyAsync(new ReplyAcceptedEvent(sessionId, replyId, accepted.ContextMessages, turnEvent.Sequence));
+                        await SendReplyAsync(new ReplyStartedEvent(sessionId, replyId, accepted.Epoch, Resume: null));
                         break;
                     case TurnEvent.KindOneofCase.Delta:
                         var delta = turnEvent.Delta;
-                        chunks = delta.Index;
-                        if (delta.Index > afterChunk)
-                        {
-                            await SendChunkAsync(new ReplyChunk(delta.Text, delta.Index, sessionId ?? "", replyId, delta.EmittedAtTicks, turnEvent.Sequence));
-                        }
-
+                        await SendChunkAsync(new ReplyChunk(delta.Text, delta.Index, sessionId ?? "", replyId, delta.EmittedAtTicks, turnEvent.Sequence));
                         break;
                     case TurnEvent.KindOneofCase.Completed:
                         await SendReplyAsync(new ReplyCompletedEvent(sessionId ?? "", replyId, turnEvent.Completed, turnEvent.Sequence));
@@ -111,6 +115,9 @@ public sealed partial class ConversationEngine<TFrame>
                             _ownReplies.NoReply(expected);
                         }
 
+                        // Every delta came before it, one position each after the acceptance: also right for a resumed
+                        // stream that did not see them all.
+                        var chunks = (int)Math.Max(0, turnEvent.Sequence - 2);
                         await SendReplyAsync(turnEvent.Error.Code == "CANCELLED"
                             ? new ReplyCancelledEvent(sessionId ?? "", replyId, chunks, turnEvent.Sequence)
                             : new ReplyFailedEvent(sessionId ?? "", replyId, turnEvent.Error, chunks, turnEvent.Sequence));
@@ -139,6 +146,15 @@ public sealed partial class ConversationEngine<TFrame>
             {
                 Interlocked.CompareExchange(ref _currentReplyId, null, replyId);
             }
+        }
+    }
+
+    /// <summary>A reply attaches the connection to its session (its typing and message updates arrive from here on).</summary>
+    private void Follow(string sessionId)
+    {
+        if (_settings.FollowReplySession && sessionId.Length > 0 && SessionId != sessionId)
+        {
+            _ = WatchSessionAsync(sessionId);
         }
     }
 

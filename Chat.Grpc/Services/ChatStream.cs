@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Chat.Contracts.Public;
 using Chat.Conversation.Engine;
+using Chat.Transports.Shared.Streaming;
 using Grpc.Core;
 
 namespace Chat.Grpc.Services;
@@ -14,7 +15,6 @@ namespace Chat.Grpc.Services;
 /// </summary>
 internal sealed partial class ChatStream : IConversationFraming<ChatResponse>
 {
-    private const string GeneratingStatus = "Generating response...";
     private const string WatchingStatus = "Watching session";
     private const string SessionNotFound = "Session not found";
 
@@ -141,7 +141,7 @@ internal sealed partial class ChatStream : IConversationFraming<ChatResponse>
             ChatRequest.Types.MessageType.TypingStart => new TypingCommand(sessionId, Typing: true),
             ChatRequest.Types.MessageType.TypingStop => new TypingCommand(sessionId, Typing: false),
             ChatRequest.Types.MessageType.Cancel => new CancelCommand(sessionId, replyId),
-            ChatRequest.Types.MessageType.Resume => new ResumeCommand(sessionId, replyId, ResumePoint.FromLastChunk(request.LastChunkNumber)),
+            ChatRequest.Types.MessageType.Resume => new ResumeCommand(sessionId, replyId, ResumeFrom(request)),
             _ => null,
         };
 
@@ -149,6 +149,12 @@ internal sealed partial class ChatStream : IConversationFraming<ChatResponse>
             ? _conversation.SendAsync(new RejectedEvent($"Unknown message type: {request.Type}", StatusCode.InvalidArgument, sessionId)).AsTask()
             : _conversation.HandleAsync(command);
     }
+
+    /// <summary><c>last_position</c> (+ <c>epoch</c>) as every transport names it, or the first form's <c>last_chunk_number</c>.</summary>
+    private static ResumePoint ResumeFrom(ChatRequest request) =>
+        request.HasLastPosition || request.Epoch.Length > 0
+            ? new ResumePoint(Math.Max(0, request.LastPosition), request.Epoch.Length > 0 ? request.Epoch : null)
+            : ResumePoint.FromLastChunk(request.LastChunkNumber);
 
     public bool TryEncode(ConversationEvent conversationEvent, out ChatResponse frame)
     {
@@ -170,17 +176,12 @@ internal sealed partial class ChatStream : IConversationFraming<ChatResponse>
             {
                 Type = ChatResponse.Types.ResponseType.Status,
                 SessionId = accepted.SessionId,
-                StatusMessage = GeneratingStatus,
+                StatusMessage = OriginalEvents.GeneratingResponse,
                 ContextMessages = accepted.ContextMessages,
                 ReplyId = accepted.ReplyId,
+                Position = accepted.Position,
             },
-            ReplyStartedEvent started => new()
-            {
-                Type = ChatResponse.Types.ResponseType.ResponseStart,
-                SessionId = started.SessionId,
-                StatusMessage = started.Resume is null ? "" : "Resuming response...",
-                ReplyId = started.ReplyId,
-            },
+            ReplyStartedEvent started => Started(started),
             ReplyCompletedEvent { Completed: var completed } done => new()
             {
                 Type = ChatResponse.Types.ResponseType.ResponseComplete,
@@ -195,12 +196,13 @@ internal sealed partial class ChatStream : IConversationFraming<ChatResponse>
                 OutputTokens = completed.Usage?.OutputTokens ?? 0,
                 TimeToFirstToken = Math.Round(completed.TimeToFirstTokenSeconds, 3),
                 FullResponse = completed.FullText,
+                Position = done.Position,
             },
-            ReplyCancelledEvent cancelled => Error("Response cancelled", "CANCELLED", cancelled.SessionId, cancelled.ReplyId, cancelled.Chunks),
-            ReplyFailedEvent failed => Error(failed.Error.Message, failed.Error.Code, failed.SessionId, failed.ReplyId, failed.Chunks),
+            ReplyCancelledEvent cancelled => Error("Response cancelled", "CANCELLED", cancelled.SessionId, cancelled.ReplyId, cancelled.Chunks, cancelled.Position),
+            ReplyFailedEvent failed => Error(failed.Error.Message, failed.Error.Code, failed.SessionId, failed.ReplyId, failed.Chunks, failed.Position),
             // Strict SendMessage ends with NOT_FOUND instead (see RunAsync).
             SessionNotFoundEvent notFound when !_failOnUnknownSession => Error(SessionNotFound, StatusCode.NotFound, notFound.SessionId),
-            ReplyExpiredEvent expired => Error("Reply not found or expired", StatusCode.NotFound, null, expired.ReplyId),
+            ReplyExpiredEvent expired => Expired(expired.ReplyId),
             FailureEvent failure => Error(failure.Detail, failure.Code, failure.SessionId, failure.ReplyId),
             RejectedEvent rejected => Error(rejected.Message, rejected.Code, rejected.SessionId, rejected.ReplyId),
             _ => null,
@@ -219,7 +221,7 @@ internal sealed partial class ChatStream : IConversationFraming<ChatResponse>
     /// <summary>A CHUNK from the pool: a token costs no new message.</summary>
     public ChatResponse EncodeChunk(in ReplyChunk chunk)
     {
-        var response = _chunks.Rent(chunk.SessionId, chunk.Text, chunk.ChunkNumber, chunk.ReplyId, chunk.EmittedAtTicks);
+        var response = _chunks.Rent(chunk.SessionId, chunk.Text, chunk.ChunkNumber, chunk.ReplyId, chunk.EmittedAtTicks, chunk.Position);
         response.Timestamp = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         return response;
     }
@@ -249,10 +251,38 @@ internal sealed partial class ChatStream : IConversationFraming<ChatResponse>
     /// <summary>Not reached under back-pressure (answers wait, updates are dropped); a full queue would end the call.</summary>
     public void QueueOverflowed() => Abort();
 
-    private static ChatResponse Error(string message, StatusCode code, string? sessionId, string? replyId = null) =>
-        Error(message, JsonNamingPolicy.SnakeCaseUpper.ConvertName(code.ToString()), sessionId, replyId, 0);
+    private static ChatResponse Started(ReplyStartedEvent started)
+    {
+        var response = new ChatResponse
+        {
+            Type = ChatResponse.Types.ResponseType.ResponseStart,
+            SessionId = started.SessionId,
+            StatusMessage = started.Resume is null ? "" : "Resuming response...",
+            ReplyId = started.ReplyId,
+            Epoch = started.Epoch,
+        };
+        if (started.Resume is { } resume)
+        {
+            response.Recovered = resume.Recovered;
+            response.ResumeReason = resume.Reason ?? "";
+        }
 
-    private static ChatResponse Error(string message, string code, string? sessionId, string? replyId, int totalChunks) => new()
+        return response;
+    }
+
+    /// <summary>A RESUME of a reply whose buffer is gone: nothing can follow, and the response says why.</summary>
+    private static ChatResponse Expired(string replyId)
+    {
+        var response = Error("Reply not found or expired", StatusCode.NotFound, null, replyId);
+        response.Recovered = false;
+        response.ResumeReason = ResumeReasons.Expired;
+        return response;
+    }
+
+    private static ChatResponse Error(string message, StatusCode code, string? sessionId, string? replyId = null) =>
+        Error(message, JsonNamingPolicy.SnakeCaseUpper.ConvertName(code.ToString()), sessionId, replyId, 0, 0);
+
+    private static ChatResponse Error(string message, string code, string? sessionId, string? replyId, int totalChunks, long position) => new()
     {
         Type = ChatResponse.Types.ResponseType.Error,
         SessionId = sessionId ?? "",
@@ -260,6 +290,7 @@ internal sealed partial class ChatStream : IConversationFraming<ChatResponse>
         ErrorCode = code,
         ReplyId = replyId ?? "",
         TotalChunks = totalChunks,
+        Position = position,
     };
 
     private static partial class Log

@@ -2,6 +2,7 @@ using System.Net.WebSockets;
 using System.Text.Json;
 using Chat.Conversation.Engine;
 using Chat.Conversation.Hosting;
+using Chat.Transports.Shared.Streaming;
 using Grpc.Core;
 
 namespace Chat.WebSocket.Sockets;
@@ -16,7 +17,6 @@ namespace Chat.WebSocket.Sockets;
 /// </summary>
 public sealed partial class ChatConnection : IConversationFraming<OutgoingFrame>
 {
-    private const string GeneratingStatus = "Generating response...";
 
     private readonly System.Net.WebSockets.WebSocket _socket;
     private readonly ServerInfoProvider _serverInfo;
@@ -196,11 +196,13 @@ public sealed partial class ChatConnection : IConversationFraming<OutgoingFrame>
         }
     }
 
-    /// <summary><c>position</c> (+ <c>epoch</c>) as every transport names it, or the first form's <c>last_chunk_number</c>.</summary>
+    /// <summary><c>last_position</c> (+ <c>epoch</c>) as every transport names it, or the first form's <c>last_chunk_number</c>.</summary>
     private static ResumePoint ResumeFrom(JsonElement root) =>
-        root.TryGetProperty("position", out var position) && position.ValueKind == JsonValueKind.Number && position.TryGetInt64(out var value) && value >= 0
+        root.TryGetProperty("last_position", out var position) && position.ValueKind == JsonValueKind.Number && position.TryGetInt64(out var value) && value >= 0
             ? new ResumePoint(value, StringField(root, "epoch"))
-            : ResumePoint.FromLastChunk(IntField(root, "last_chunk_number"));
+            : StringField(root, "epoch") is { } epoch
+                ? new ResumePoint(0, epoch)
+                : ResumePoint.FromLastChunk(IntField(root, "last_chunk_number"));
 
     public bool TryEncode(ConversationEvent conversationEvent, out OutgoingFrame frame)
     {
@@ -214,10 +216,16 @@ public sealed partial class ChatConnection : IConversationFraming<OutgoingFrame>
             SessionUpdateEvent { Update: var update } updated => update.Type == "user_typing"
                 ? new SessionUpdateMessage(updated.SessionId, update.Type) { ConnectionId = update.ConnectionId, Typing = update.Typing }
                 : new SessionUpdateMessage(updated.SessionId, update.Type) { MessageCount = update.MessageCount, LastMessagePreview = update.LastMessagePreview },
-            ReplyAcceptedEvent accepted => new StatusMessage(GeneratingStatus, accepted.SessionId, accepted.ContextMessages, accepted.ReplyId),
+            ReplyAcceptedEvent accepted => new StatusMessage(OriginalEvents.GeneratingResponse, accepted.SessionId, accepted.ContextMessages, accepted.ReplyId)
+            {
+                Position = accepted.Position,
+            },
             ReplyStartedEvent started => new ResponseStartMessage(started.SessionId, 0, started.ReplyId)
             {
                 Resumed = started.Resume is null ? null : true,
+                Recovered = started.Resume?.Recovered,
+                Reason = started.Resume?.Reason,
+                Epoch = started.Epoch.Length > 0 ? started.Epoch : null,
             },
             ReplyCompletedEvent { Completed: var completed } done => new ResponseCompleteMessage(
                 completed.TotalChunks,
@@ -229,17 +237,27 @@ public sealed partial class ChatConnection : IConversationFraming<OutgoingFrame>
                 completed.FinishReason,
                 Math.Round(completed.TimeToFirstTokenSeconds, 3),
                 completed.Usage?.InputTokens ?? 0,
-                completed.Usage?.OutputTokens ?? 0),
-            ReplyCancelledEvent cancelled => new ResponseCancelledMessage(cancelled.SessionId, cancelled.ReplyId, cancelled.Chunks),
+                completed.Usage?.OutputTokens ?? 0) { Position = done.Position },
+            ReplyCancelledEvent cancelled => new ResponseCancelledMessage(cancelled.SessionId, cancelled.ReplyId, cancelled.Chunks)
+            {
+                Position = cancelled.Position,
+            },
             ReplyFailedEvent failed => new ErrorMessage(failed.Error.Message)
             {
                 Code = failed.Error.Code,
                 SessionId = failed.SessionId,
                 ReplyId = failed.ReplyId,
                 Retryable = failed.Error.Retryable,
+                Position = failed.Position,
             },
             SessionNotFoundEvent notFound => new ErrorMessage("Session not found") { SessionId = notFound.SessionId, Code = StrictSession.ErrorCode },
-            ReplyExpiredEvent expired => new ErrorMessage("Reply not found or expired") { Code = "NOT_FOUND", ReplyId = expired.ReplyId },
+            ReplyExpiredEvent expired => new ErrorMessage("Reply not found or expired")
+            {
+                Code = "NOT_FOUND",
+                ReplyId = expired.ReplyId,
+                Recovered = false,
+                Reason = ResumeReasons.Expired,
+            },
             // A malformed id is as unknown as a missing one to the original's clients.
             FailureEvent { Kind: FailureKind.JoinSession, Code: StatusCode.InvalidArgument } failure
                 => new ErrorMessage("Session not found") { Code = "INVALID_ARGUMENT", SessionId = failure.SessionId },
@@ -269,7 +287,7 @@ public sealed partial class ChatConnection : IConversationFraming<OutgoingFrame>
     /// instead of a record serialized into a new array, so a token costs no allocation here.
     /// </summary>
     public OutgoingFrame EncodeChunk(in ReplyChunk chunk) =>
-        ChunkFrame.Rent(chunk.Text, chunk.ChunkNumber, chunk.SessionId, chunk.ReplyId, chunk.EmittedAtTicks);
+        ChunkFrame.Rent(chunk.Text, chunk.ChunkNumber, chunk.SessionId, chunk.ReplyId, chunk.EmittedAtTicks, chunk.Position);
 
     public async ValueTask<bool> WriteAsync(OutgoingFrame frame)
     {
