@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Chat.Transports.Shared.Streaming;
 
@@ -113,6 +114,8 @@ public sealed partial class ConversationEngine<TFrame>
     private ValueTask SendChunkAsync(in ReplyChunk chunk) =>
         Closing ? ValueTask.CompletedTask : EnqueueReplyAsync(_framing.EncodeChunk(chunk));
 
+    // Pooled: a reply waiting for room (a slow client) must not cost a state machine per token.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask EnqueueReplyAsync(TFrame frame)
     {
         try

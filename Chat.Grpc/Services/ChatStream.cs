@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Chat.Contracts.Public;
 using Chat.Conversation.Engine;
@@ -226,6 +227,8 @@ internal sealed partial class ChatStream : IConversationFraming<ChatResponse>
         return response;
     }
 
+    // Pooled: a write that completes later must not cost a state machine per token.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<bool> WriteAsync(ChatResponse frame)
     {
         try

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Net.WebSockets;
 using System.Text.Json;
 using Chat.Conversation.Engine;
@@ -289,6 +290,8 @@ public sealed partial class ChatConnection : IConversationFraming<OutgoingFrame>
     public OutgoingFrame EncodeChunk(in ReplyChunk chunk) =>
         ChunkFrame.Rent(chunk.Text, chunk.ChunkNumber, chunk.SessionId, chunk.ReplyId, chunk.EmittedAtTicks, chunk.Position);
 
+    // Pooled: a send that completes later must not cost a state machine per token.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<bool> WriteAsync(OutgoingFrame frame)
     {
         try
