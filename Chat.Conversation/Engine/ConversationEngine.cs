@@ -55,7 +55,10 @@ public sealed partial class ConversationEngine<TFrame>
     /// <summary>The session the connection is attached to, if any.</summary>
     public string? SessionId => Volatile.Read(ref _sessionId);
 
-    /// <summary>Cancelled when the conversation ended itself (<see cref="EndOnUnknownSession"/>-like rules): stop reading.</summary>
+    /// <summary>
+    /// Cancelled when the conversation ended itself (<see cref="ConversationSettings.EndOnUnknownSession"/>,
+    /// <see cref="ConversationSettings.EndOnServiceFailure"/>): the framing stops reading requests.
+    /// </summary>
     public CancellationToken Ended => _ended.Token;
 
     /// <summary>Set when the conversation ended because Chat.Llm.Service failed: the call's final status.</summary>
