@@ -131,7 +131,8 @@ public sealed class LlmGrpcService(
             throw RpcErrors.InvalidArgument("after_sequence must not be negative.");
         }
 
-        await foreach (var turnEvent in resumer.ResumeAsync(turnId, request.AfterSequence, request.Principal, context.CancellationToken))
+        await foreach (var turnEvent in resumer.ResumeAsync(
+            turnId, request.AfterSequence, request.Epoch ?? "", request.ReportStatus, request.Principal, context.CancellationToken))
         {
             await responseStream.WriteAsync(turnEvent, context.CancellationToken);
         }

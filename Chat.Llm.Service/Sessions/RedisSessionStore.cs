@@ -15,7 +15,8 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, RedisKeys ke
 {
     private const string PrincipalField = "principal";
 
-    // KEYS: session, history, lock, turn. ARGV: principal, turn id, lock ttl ms, turn ttl ms, session id.
+    // KEYS: session, history, lock, turn. ARGV: principal, turn id, lock ttl ms, turn ttl ms, session id, buffer epoch.
+    // The turn record starts an empty resume buffer: epoch, first = 1, last = 0 (see TurnEventBuffer).
     private const string BeginTurnScript = """
         if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HGET', KEYS[1], 'principal') ~= ARGV[1] then
           return {'missing'}
@@ -23,7 +24,7 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, RedisKeys ke
         if not redis.call('SET', KEYS[3], ARGV[2], 'NX', 'PX', ARGV[3]) then
           return {'busy'}
         end
-        redis.call('HSET', KEYS[4], 'session', ARGV[5], 'principal', ARGV[1], 'state', 'running')
+        redis.call('HSET', KEYS[4], 'session', ARGV[5], 'principal', ARGV[1], 'state', 'running', 'epoch', ARGV[6], 'first', 1, 'last', 0)
         redis.call('PEXPIRE', KEYS[4], ARGV[4])
         return {'ok', redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[2], 0, -1)}
         """;
@@ -219,11 +220,11 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, RedisKeys ke
 
     /// <summary>Checks the owner, takes the session's turn lock and reads the session and its history: one round trip.</summary>
     public async Task<(BeginTurnOutcome Outcome, TurnStart? Start)> BeginTurnAsync(
-        string sessionId, string principal, string turnId, TimeSpan turnTtl, CancellationToken cancellationToken)
+        string sessionId, string principal, string turnId, string epoch, TimeSpan turnTtl, CancellationToken cancellationToken)
     {
         var result = await Db.ScriptEvaluateAsync(BeginTurnScript,
             [keys.Session(sessionId), keys.History(sessionId), keys.TurnLock(sessionId), keys.Turn(turnId)],
-            [principal, turnId, (long)Options.TurnLockTimeout.TotalMilliseconds, (long)turnTtl.TotalMilliseconds, sessionId])
+            [principal, turnId, (long)Options.TurnLockTimeout.TotalMilliseconds, (long)turnTtl.TotalMilliseconds, sessionId, epoch])
             .WaitAsync(cancellationToken);
         var parts = (RedisResult[])result!;
         switch ((string?)parts[0])
