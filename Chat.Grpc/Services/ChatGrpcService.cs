@@ -3,7 +3,7 @@ using Chat.Contracts.Formats;
 using Chat.Contracts.Llm.V1;
 using Chat.Contracts.Public;
 using Chat.Conversation.Engine;
-using Chat.Conversation.Hosting;
+using Chat.Transports.Shared.Hosting;
 using Grpc.Core;
 using Microsoft.Extensions.Options;
 using Llm = Chat.Contracts.Llm.V1;

@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Net.WebSockets;
 using System.Text.Json;
 using Chat.Conversation.Engine;
-using Chat.Conversation.Hosting;
+using Chat.Transports.Shared.Hosting;
 using Chat.Transports.Shared.Streaming;
 using Grpc.Core;
 
@@ -251,7 +251,7 @@ public sealed partial class ChatConnection : IConversationFraming<OutgoingFrame>
                 Retryable = failed.Error.Retryable,
                 Position = failed.Position,
             },
-            SessionNotFoundEvent notFound => new ErrorMessage("Session not found") { SessionId = notFound.SessionId, Code = StrictSession.ErrorCode },
+            SessionNotFoundEvent notFound => new ErrorMessage("Session not found") { SessionId = notFound.SessionId, Code = StrictSession.NotFoundCode },
             ReplyExpiredEvent expired => new ErrorMessage("Reply not found or expired")
             {
                 Code = "NOT_FOUND",

@@ -1,5 +1,4 @@
 using Chat.Conversation.Engine;
-using Chat.Conversation.Hosting;
 using Chat.Transports.Shared.Hosting;
 using Microsoft.Extensions.Options;
 
