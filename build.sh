@@ -11,6 +11,10 @@ install_test_prerequisites() {
   local wanted=()
   command -v redis-server >/dev/null 2>&1 || wanted+=(redis-server)
   [ -x /usr/bin/chromium ] || wanted+=(chromium)
+  # The conformance suite (Chat.Tests/Conformance): a client of the original contracts from a second stack, on
+  # Debian's own python3 (a pyenv python3 first on PATH does not see these packages).
+  /usr/bin/python3 -c "import grpc, grpc_tools" >/dev/null 2>&1 || wanted+=(python3-grpcio python3-grpc-tools)
+  /usr/bin/python3 -c "import websocket" >/dev/null 2>&1 || wanted+=(python3-websocket)
   if [ ${#wanted[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
       echo "Installing test prerequisites: ${wanted[*]}"

@@ -23,6 +23,8 @@ public sealed class GatewayOptions : IValidatableObject
 
     public LimitsOptions Limits { get; set; } = new();
 
+    public UnavailableOptions Unavailable { get; set; } = new();
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         var rateLimitResults = new List<ValidationResult>();
@@ -47,6 +49,11 @@ public sealed class GatewayOptions : IValidatableObject
         if (Limits.StreamRetryAfter < TimeSpan.FromSeconds(1) || Limits.StreamRetryAfter > TimeSpan.FromHours(1))
         {
             yield return new ValidationResult("Gateway:Limits:StreamRetryAfter must be between 1 second and 1 hour.", [nameof(Limits)]);
+        }
+
+        if (Unavailable.RetryAfter < TimeSpan.FromSeconds(1) || Unavailable.RetryAfter > TimeSpan.FromHours(1))
+        {
+            yield return new ValidationResult("Gateway:Unavailable:RetryAfter must be between 1 second and 1 hour.", [nameof(Unavailable)]);
         }
 
         foreach (var (id, cap) in Limits.MaxConcurrentStreamsByPrincipal)
@@ -131,6 +138,16 @@ public sealed class LimitsOptions
     public TimeSpan StreamRetryAfter { get; set; } = TimeSpan.FromSeconds(5);
 
     public bool Enabled => MaxConcurrentStreamsPerClient > 0 || MaxConcurrentStreamsByPrincipal.Values.Any(cap => cap > 0);
+}
+
+/// <summary>How the gateway answers when a transport has no instance it can reach (docs/gateway.md, "Errors").</summary>
+public sealed class UnavailableOptions
+{
+    /// <summary>
+    /// The Retry-After of a 503 (and the retry-after metadata of UNAVAILABLE): about one active health-check interval
+    /// (5 s), by when a restarted replica is usually back or a dead one taken out of rotation.
+    /// </summary>
+    public TimeSpan RetryAfter { get; set; } = TimeSpan.FromSeconds(5);
 }
 
 /// <summary>Web origins allowed to call the gateway from a browser. None: no CORS headers (same origin only).</summary>

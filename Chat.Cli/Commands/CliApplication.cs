@@ -70,6 +70,12 @@ public sealed class CliApplication
         Recursive = true,
     };
 
+    private readonly Option<bool> StrictSession = new("--strict-session")
+    {
+        Description = "A session the server does not know is an error (exit 3), never quietly replaced by a new one",
+        Recursive = true,
+    };
+
     private readonly Option<bool> JsonOutput = new("--json")
     {
         Description = "Machine-readable output (send: one normalized event per line, NDJSON)",
@@ -142,7 +148,7 @@ public sealed class CliApplication
     {
         var root = new RootCommand("Chat with the GenAI chat backend over REST, NDJSON streaming, SSE, WebSocket or gRPC.")
         {
-            Protocol, Url, GrpcUrl, Direct, Session, Model, Timeout, ReconnectAttempts,
+            Protocol, Url, GrpcUrl, Direct, Session, Model, Timeout, ReconnectAttempts, StrictSession,
         };
         root.SetAction((parse, token) => RunReplAsync(parse, io, token));
 
@@ -199,7 +205,8 @@ public sealed class CliApplication
     private ChatTransportFactory Factory(ParseResult parse) =>
         new(new ChatEndpoints(parse.GetRequiredValue(Url), parse.GetRequiredValue(GrpcUrl), parse.GetValue(Direct)),
             TimeSpan.FromSeconds(Math.Max(1, parse.GetValue(Timeout))),
-            new ReconnectPolicy(Math.Max(0, parse.GetValue(ReconnectAttempts))));
+            new ReconnectPolicy(Math.Max(0, parse.GetValue(ReconnectAttempts))),
+            parse.GetValue(StrictSession));
 
     private string ProtocolOf(ParseResult parse) => Protocols.Normalize(parse.GetValue(Protocol)) ?? DefaultProtocol;
 
@@ -231,10 +238,12 @@ public sealed class CliApplication
         {
             IReplySink sink = parse.GetValue(JsonOutput) ? new JsonReplySink(io.Out) : new PlainReplySink(io.Out, io.Error);
             var sessionId = parse.GetValue(Session);
-            if (sessionId is not null)
+            if (sessionId is not null && !parse.GetValue(StrictSession))
             {
-                // The HTTP and WebSocket servers quietly start a new session for an unknown id (the original's
-                // get-or-create); a session named on the command line that does not exist is an error instead.
+                // The servers start a new session for an unknown id (the original's get-or-create): a session named
+                // on the command line that does not exist is an error instead. With --strict-session the server
+                // itself refuses it, with no gap between the check and the turn; a session that vanishes in that gap
+                // here is replaced, and said so on stderr.
                 await transport.GetSessionAsync(sessionId, reply.Token);
             }
 

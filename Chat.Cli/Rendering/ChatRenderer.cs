@@ -5,9 +5,14 @@ using Spectre.Console;
 
 namespace Chat.Cli.Rendering;
 
-/// <summary>Everything the REPL and the subcommands print besides a reply, through one Spectre console.</summary>
-public sealed class ChatRenderer(IAnsiConsole console)
+/// <summary>
+/// Everything the REPL and the subcommands print besides a reply, through one Spectre console. Times the server sends
+/// in UTC (ISO 8601) are shown in <paramref name="timeZone"/> (default: the machine's local zone).
+/// </summary>
+public sealed class ChatRenderer(IAnsiConsole console, TimeZoneInfo? timeZone = null)
 {
+    private readonly TimeZoneInfo _timeZone = timeZone ?? TimeZoneInfo.Local;
+
     public static readonly IReadOnlyList<(string Command, string Description)> Commands =
     [
         ("/help", "Show available commands"),
@@ -24,6 +29,7 @@ public sealed class ChatRenderer(IAnsiConsole console)
         ("/reset", "Clear the session's history on the server"),
         ("/delete [id]", "Delete the current (or the given) session"),
         ("/protocol [name]", "Show or switch the transport: rest, streaming, sse, websocket, grpc (the session carries over)"),
+        ("/strict [on|off]", "Show or set strict sessions: an unknown session is an error instead of being replaced"),
         ("/resume", "Continue a reply interrupted by a lost connection"),
         ("/quit", "Exit the client"),
     ];
@@ -64,24 +70,32 @@ public sealed class ChatRenderer(IAnsiConsole console)
     public void SessionCreated(CreatedSession session) =>
         Success($"New session: {session.SessionId}" + (session.Model is null ? "" : $" (model {session.Model})"));
 
+    /// <summary><c>/info</c>: readable labels, the time active as a duration, the creation time in local time.</summary>
     public void SessionDetails(SessionDetails session)
     {
         var table = KeyValueTable("Session");
-        table.AddRow("session_id", Markup.Escape(session.SessionId));
-        table.AddRow("model", Markup.Escape(session.Model ?? ""));
-        table.AddRow("message_count", Number(session.MessageCount));
-        table.AddRow("user_messages", Number(session.UserMessages));
-        table.AddRow("model_messages", Number(session.ModelMessages));
-        table.AddRow("duration_seconds", Number(session.DurationSeconds));
-        table.AddRow("created_at", Markup.Escape(session.CreatedAt ?? ""));
+        table.AddRow("Session", Markup.Escape(session.SessionId));
+        table.AddRow("Model", Markup.Escape(session.Model ?? ""));
+        table.AddRow("Messages", Number(session.MessageCount));
+        table.AddRow("User messages", Number(session.UserMessages));
+        table.AddRow("Model messages", Number(session.ModelMessages));
+        table.AddRow("Active for", Duration(session.DurationSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : null));
+        table.AddRow("Created", LocalTime(session.CreatedAt));
+        table.Caption(TimeZoneCaption());
         console.Write(table);
     }
 
+    /// <summary>
+    /// <c>/sessions</c>: the servers' <c>duration_minutes</c> is the time from a session's creation to its last
+    /// activity, hence "Active for", as a duration; creation times in local time.
+    /// </summary>
     public void Sessions(SessionList list, string? currentSessionId)
     {
         var table = new Table().Border(TableBorder.Rounded)
             .Title($"Active sessions: {list.ActiveSessions}")
-            .AddColumn("session_id").AddColumn("model").AddColumn("messages").AddColumn("minutes").AddColumn("created_at");
+            .AddColumn("Session").AddColumn("Model").AddColumn(new TableColumn("Messages").RightAligned())
+            .AddColumn(new TableColumn("Active for").RightAligned()).AddColumn("Created")
+            .Caption(TimeZoneCaption());
         foreach (var session in list.Sessions)
         {
             var id = Markup.Escape(session.SessionId);
@@ -89,11 +103,41 @@ public sealed class ChatRenderer(IAnsiConsole console)
                 session.SessionId == currentSessionId ? $"[bold]{id} (current)[/]" : id,
                 Markup.Escape(session.Model ?? ""),
                 Number(session.MessageCount),
-                Number(session.DurationMinutes),
-                Markup.Escape(session.CreatedAt ?? ""));
+                Duration(session.DurationMinutes is { } minutes ? TimeSpan.FromMinutes(minutes) : null),
+                LocalTime(session.CreatedAt));
         }
 
         console.Write(table);
+    }
+
+    /// <summary>"45 s", "12 min", "1 h 05 min", "2 d 3 h": as long as it needs to be, no longer.</summary>
+    public static string Duration(TimeSpan? value) => value switch
+    {
+        null => "",
+        { TotalSeconds: < 60 } time => $"{Math.Max(0, (int)time.TotalSeconds)} s",
+        { TotalMinutes: < 60 } time => $"{(int)time.TotalMinutes} min",
+        { TotalHours: < 24 } time => $"{(int)time.TotalHours} h {time.Minutes:00} min",
+        { } time => $"{(int)time.TotalDays} d {time.Hours} h",
+    };
+
+    /// <summary>An ISO 8601 time from the server in this renderer's zone ("2026-01-01 02:00:00"); anything else as sent.</summary>
+    public string LocalTime(string? serverTime)
+    {
+        if (string.IsNullOrWhiteSpace(serverTime))
+        {
+            return "";
+        }
+
+        return DateTimeOffset.TryParse(serverTime, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var time)
+            ? TimeZoneInfo.ConvertTime(time, _timeZone).ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)
+            : Markup.Escape(serverTime);
+    }
+
+    private string TimeZoneCaption()
+    {
+        var offset = _timeZone.GetUtcOffset(DateTimeOffset.UtcNow);
+        var sign = offset < TimeSpan.Zero ? "-" : "+";
+        return $"Times are local (UTC{sign}{offset.Duration():hh\\:mm})";
     }
 
     public void Report(string title, ServerReport report)

@@ -53,6 +53,10 @@ public sealed class JsonReplySink(TextWriter output) : IReplySink
         return chatEvent switch
         {
             SessionEvent e => new() { ["type"] = e.Type, ["session_id"] = e.SessionId, ["model"] = e.Model, ["is_new"] = e.IsNew },
+            SessionReplacedEvent e => new()
+            {
+                ["type"] = e.Type, ["requested_session_id"] = e.RequestedSessionId, ["session_id"] = e.SessionId, ["message"] = e.Message,
+            },
             StatusEvent e => new() { ["type"] = e.Type, ["message"] = e.Message, ["context_messages"] = e.ContextMessages },
             ReplyStartedEvent e => new() { ["type"] = e.Type, ["reply_id"] = e.ReplyId },
             ChunkEvent e => new() { ["type"] = e.Type, ["text"] = e.Text, ["chunk_number"] = e.Number },

@@ -9,10 +9,16 @@ public sealed class PlainReplySink(TextWriter output, TextWriter error) : IReply
 
     public void OnEvent(ChatEvent chatEvent)
     {
-        if (chatEvent is ChunkEvent chunk)
+        switch (chatEvent)
         {
-            output.Write(chunk.Text);
-            output.Flush();
+            case ChunkEvent chunk:
+                output.Write(chunk.Text);
+                output.Flush();
+                break;
+            case SessionReplacedEvent replaced:
+                // On stderr: stdout stays the reply alone, for scripts.
+                error.WriteLine($"chat: {replaced.Message}");
+                break;
         }
     }
 

@@ -7,6 +7,8 @@ namespace Chat.Cli.Rendering;
 /// <summary>
 /// Drives one reply: enumerates the transport's events into a sink, measures time to first token and total time,
 /// and turns exceptions (transport errors, cancellation) into a <see cref="ReplyOutcome"/> instead of a stack trace.
+/// When the server reports a new session for a session the caller named, the sink hears a
+/// <see cref="SessionReplacedEvent"/> first, so the replacement is never silent.
 /// </summary>
 public static class ReplyRunner
 {
@@ -14,6 +16,7 @@ public static class ReplyRunner
         IChatTransport transport, IAsyncEnumerable<ChatEvent> events, string? sessionId, IReplySink sink, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
+        var requestedSessionId = sessionId;
         var text = new StringBuilder();
         TimeSpan? firstToken = null;
         var chunks = 0;
@@ -47,6 +50,7 @@ public static class ReplyRunner
                     if (current is SessionEvent { SessionId.Length: > 0 } session)
                     {
                         sessionId = session.SessionId;
+                        ReportReplacement(session);
                     }
 
                     sink.OnEvent(current);
@@ -74,6 +78,7 @@ public static class ReplyRunner
                         break;
                     case SessionEvent { SessionId.Length: > 0 } session:
                         sessionId = session.SessionId;
+                        ReportReplacement(session);
                         break;
                 }
 
@@ -84,6 +89,15 @@ public static class ReplyRunner
             if (completed is null && error is null)
             {
                 error = new ErrorEvent("The reply ended before it was complete.", ChatErrorKind.Unavailable, null);
+            }
+
+            void ReportReplacement(SessionEvent session)
+            {
+                if (session.IsNew && requestedSessionId is { Length: > 0 } requested && session.SessionId != requested)
+                {
+                    sink.OnEvent(new SessionReplacedEvent(requested, session.SessionId));
+                    requestedSessionId = null;
+                }
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

@@ -196,6 +196,9 @@ public sealed class ChatRepl(
             case "/protocol":
                 await SwitchProtocolAsync(argument);
                 break;
+            case "/strict":
+                await SetStrictAsync(argument);
+                break;
             case "/resume":
                 await ResumeAsync(cancellationToken);
                 break;
@@ -256,11 +259,17 @@ public sealed class ChatRepl(
 
         try
         {
-            var outcome = await ReplyRunner.RunAsync(Transport, start(reply.Token), SessionId, new ConsoleReplySink(Console), reply.Token);
+            // Wrapped here only on a terminal: piped or redirected output keeps the text as the model wrote it.
+            int? wrapWidth = Console.Profile.Out.IsTerminal ? Console.Profile.Width : null;
+            var outcome = await ReplyRunner.RunAsync(Transport, start(reply.Token), SessionId, new ConsoleReplySink(Console, wrapWidth), reply.Token);
             _statistics.Record(outcome);
             if (outcome.SessionId is { Length: > 0 } sessionId && sessionId != SessionId)
             {
                 SessionId = sessionId;
+            }
+            else if (outcome.Error is { Kind: ChatErrorKind.NotFound } && factory.StrictSession && SessionId is not null)
+            {
+                renderer.Info($"Strict sessions: session {SessionId} was not replaced. /new starts a new one, /session <id> switches, /strict off allows replacing.");
             }
         }
         finally
@@ -291,6 +300,35 @@ public sealed class ChatRepl(
         _transport = next;
         await previous.DisposeAsync();
         renderer.Success($"Switched to {next.Name} at {next.Endpoint}" + (SessionId is null ? "" : $"; session {SessionId} continues"));
+    }
+
+    /// <summary><c>/strict [on|off]</c>: the flag goes with every chat message from the next one on (a new transport carries it).</summary>
+    private async Task SetStrictAsync(string? argument)
+    {
+        bool? wanted = argument?.ToLowerInvariant() switch
+        {
+            null => null,
+            "on" or "true" or "1" => true,
+            "off" or "false" or "0" => false,
+            _ => null,
+        };
+        if (argument is not null && wanted is null)
+        {
+            renderer.Warning($"Use /strict on or /strict off (not '{argument}').");
+            return;
+        }
+
+        if (wanted is { } strict && strict != factory.StrictSession)
+        {
+            factory.StrictSession = strict;
+            var previous = Transport;
+            _transport = factory.Create(previous.Name);
+            await previous.DisposeAsync();
+        }
+
+        renderer.Info(factory.StrictSession
+            ? "Strict sessions on: a session the server does not know is an error, never replaced."
+            : "Strict sessions off: a session the server does not know is replaced by a new one (you are told when).");
     }
 
     private string? RequireSession()

@@ -6,6 +6,15 @@ public abstract record ChatEvent(string Type);
 /// <summary>The server named (or created) the session the turn runs on.</summary>
 public sealed record SessionEvent(string SessionId, string? Model, bool IsNew) : ChatEvent("session");
 
+/// <summary>
+/// The session the client named was not found and the server started a new one instead (the original's
+/// get-or-create, reported by <c>is_new_session</c>): raised by the client, not sent by any server.
+/// </summary>
+public sealed record SessionReplacedEvent(string RequestedSessionId, string SessionId) : ChatEvent("session_replaced")
+{
+    public string Message => $"session {RequestedSessionId} not found; started a new one ({SessionId})";
+}
+
 /// <summary>The server accepted the turn ("Generating response...").</summary>
 public sealed record StatusEvent(string Message, int? ContextMessages) : ChatEvent("status");
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
+using Chat.Contracts.Formats;
 using Chat.Contracts.Public;
 using Grpc.Core;
 using Grpc.Net.Client;
@@ -15,18 +16,25 @@ namespace Chat.Cli.Transports;
 public sealed class GrpcTransport : IChatTransport
 {
     private static readonly TimeSpan CancelDrainTimeout = TimeSpan.FromSeconds(3);
-    private static readonly Metadata ResumableHeaders = new() { { "chat-resumable", "true" } };
     private readonly GrpcChannel _channel;
     private readonly ChatService.ChatServiceClient _client;
     private readonly TimeSpan _requestTimeout;
     private readonly RestTransport? _clearRoute;
     private readonly ReconnectPolicy _reconnect;
+    private readonly Metadata _chatHeaders;
 
     /// <param name="address">The gateway's HTTP/2 port (or the gRPC service itself).</param>
     /// <param name="restBaseUrl">ChatService has no "clear history" RPC; <c>/reset</c> uses this REST route for the same session.</param>
-    public GrpcTransport(Uri address, Uri? restBaseUrl, TimeSpan requestTimeout, ReconnectPolicy? reconnect = null)
+    /// <param name="strictSession">Chat calls carry <see cref="StrictSessionFlag"/>: an unknown session is NOT_FOUND, not replaced.</param>
+    public GrpcTransport(Uri address, Uri? restBaseUrl, TimeSpan requestTimeout, ReconnectPolicy? reconnect = null, bool strictSession = false)
     {
         _reconnect = reconnect ?? ReconnectPolicy.Default;
+        _chatHeaders = new Metadata { { "chat-resumable", "true" } };
+        if (strictSession)
+        {
+            _chatHeaders.Add(StrictSessionFlag.MetadataKey, StrictSessionFlag.Value);
+        }
+
         _channel = GrpcChannel.ForAddress(address, new GrpcChannelOptions
         {
             HttpHandler = new SocketsHttpHandler
@@ -39,7 +47,7 @@ public sealed class GrpcTransport : IChatTransport
         });
         _client = new ChatService.ChatServiceClient(_channel);
         _requestTimeout = requestTimeout;
-        _clearRoute = restBaseUrl is null ? null : new RestTransport(restBaseUrl, requestTimeout);
+        _clearRoute = restBaseUrl is null ? null : new RestTransport(restBaseUrl, requestTimeout, strictSession);
         Endpoint = address.ToString();
     }
 
@@ -80,7 +88,10 @@ public sealed class GrpcTransport : IChatTransport
             }
 
             return new SessionDetails(Or(info.SessionId, sessionId), NullIfEmpty(info.Model), info.MessageCount, info.UserMessages,
-                info.ModelMessages, info.DurationSeconds, NullIfEmpty(info.CreatedAt));
+                info.ModelMessages,
+                // The precise age where the server sends it (ours); the original's whole seconds otherwise.
+                info.DurationSecondsExact > 0 ? Math.Round(info.DurationSecondsExact, 2) : info.DurationSeconds,
+                NullIfEmpty(info.CreatedAt));
         }, cancellationToken);
 
     public Task<SessionList> ListSessionsAsync(CancellationToken cancellationToken) =>
@@ -88,7 +99,9 @@ public sealed class GrpcTransport : IChatTransport
         {
             var list = await _client.ListSessionsAsync(new ListSessionsRequest(), options);
             return new SessionList(list.ActiveSessions, [.. list.Sessions.Select(s =>
-                new SessionSummary(s.SessionId, NullIfEmpty(s.Model), s.MessageCount, s.DurationMinutes, NullIfEmpty(s.CreatedAt)))]);
+                new SessionSummary(s.SessionId, NullIfEmpty(s.Model), s.MessageCount,
+                    s.DurationSecondsExact > 0 ? Math.Round(s.DurationSecondsExact / 60, 2) : s.DurationMinutes,
+                    NullIfEmpty(s.CreatedAt)))]);
         }, cancellationToken);
 
     public Task<string> DeleteSessionAsync(string sessionId, CancellationToken cancellationToken) =>
@@ -163,7 +176,7 @@ public sealed class GrpcTransport : IChatTransport
             Type = ChatRequest.Types.MessageType.Message,
             SessionId = sessionId,
             Message = message,
-            Timestamp = DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
+            Timestamp = OriginalFormat.Timestamp(DateTimeOffset.UtcNow),
         };
         return reply.FollowAsync(
             token => TurnAsync(reply, request, token),
@@ -190,7 +203,7 @@ public sealed class GrpcTransport : IChatTransport
         SessionId = point.SessionId ?? "",
         ReplyId = point.ReplyId,
         LastChunkNumber = point.LastChunkNumber,
-        Timestamp = DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
+        Timestamp = OriginalFormat.Timestamp(DateTimeOffset.UtcNow),
     };
 
     private async IAsyncEnumerable<ChatEvent> TurnAsync(
@@ -198,7 +211,7 @@ public sealed class GrpcTransport : IChatTransport
     {
         // The call is not bound to the caller's token: cancelling sends CANCEL on it first, then ends it.
         // "chat-resumable: true" keeps the reply running on the server when the connection drops, for a RESUME.
-        using var call = _client.Chat(ResumableHeaders, cancellationToken: CancellationToken.None);
+        using var call = _client.Chat(_chatHeaders, cancellationToken: CancellationToken.None);
         var responses = new ResponseReader(call.ResponseStream);
         try
         {
@@ -279,7 +292,7 @@ public sealed class GrpcTransport : IChatTransport
                 Type = ChatRequest.Types.MessageType.Cancel,
                 SessionId = reply.SessionId ?? "",
                 ReplyId = reply.ReplyId ?? "",
-                Timestamp = DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
+                Timestamp = OriginalFormat.Timestamp(DateTimeOffset.UtcNow),
             }, drain.Token);
             await call.RequestStream.CompleteAsync();
             while (await responses.MoveNextAsync(drain.Token))

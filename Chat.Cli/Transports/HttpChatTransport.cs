@@ -12,9 +12,10 @@ namespace Chat.Cli.Transports;
 /// </summary>
 public abstract class HttpChatTransport : IChatTransport
 {
-    protected HttpChatTransport(string name, Uri baseUrl, TimeSpan requestTimeout)
+    protected HttpChatTransport(string name, Uri baseUrl, TimeSpan requestTimeout, bool strictSession = false)
     {
         Name = name;
+        StrictSession = strictSession;
         BaseUrl = baseUrl.ToString().TrimEnd('/');
         // Streams can outlast any single timeout: replies are bounded by the caller's token, plain calls by RequestTimeout.
         Http = new HttpClient(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(10) })
@@ -25,6 +26,9 @@ public abstract class HttpChatTransport : IChatTransport
     }
 
     public string Name { get; }
+
+    /// <summary>Chat requests carry <see cref="StrictSessionFlag"/>: an unknown session is an error, not replaced.</summary>
+    public bool StrictSession { get; }
 
     public string Endpoint => BaseUrl;
 
@@ -44,6 +48,21 @@ public abstract class HttpChatTransport : IChatTransport
     protected TimeSpan RequestTimeout { get; }
 
     protected Uri Route(string path) => new($"{BaseUrl}{path}");
+
+    /// <summary>A chat request (<c>POST /chat</c>, <c>/chat/stream</c>): with the strict-session header when asked for.</summary>
+    protected HttpRequestMessage ChatRequest(string path, string message, string? sessionId)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, Route(path))
+        {
+            Content = JsonContent.Create(new ChatRequestBody(message, sessionId), options: ChatRequestBody.Options),
+        };
+        if (StrictSession)
+        {
+            request.Headers.Add(StrictSessionFlag.HeaderName, StrictSessionFlag.Value);
+        }
+
+        return request;
+    }
 
     public async Task<CreatedSession> CreateSessionAsync(string? modelId, CancellationToken cancellationToken)
     {

@@ -1,11 +1,10 @@
-using System.Net.Http.Json;
 using System.Runtime.CompilerServices;
 
 namespace Chat.Cli.Transports;
 
 /// <summary>REST: <c>POST /chat</c> answers with the whole reply; cancelling aborts the request.</summary>
-public sealed class RestTransport(Uri baseUrl, TimeSpan requestTimeout)
-    : HttpChatTransport(Protocols.Rest, baseUrl, requestTimeout)
+public sealed class RestTransport(Uri baseUrl, TimeSpan requestTimeout, bool strictSession = false)
+    : HttpChatTransport(Protocols.Rest, baseUrl, requestTimeout, strictSession)
 {
     // The REST service has no chat page of its own.
     public override Uri? DemoUri => null;
@@ -13,10 +12,7 @@ public sealed class RestTransport(Uri baseUrl, TimeSpan requestTimeout)
     public override async IAsyncEnumerable<ChatEvent> SendAsync(
         string? sessionId, string message, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, Route("/chat"))
-        {
-            Content = JsonContent.Create(new ChatRequestBody(message, sessionId), options: ChatRequestBody.Options),
-        };
+        using var request = ChatRequest("/chat", message, sessionId);
         using var response = await SendRequestAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken, cancellationToken);
         var body = await ReadJsonAsync(response, cancellationToken);
         var text = body.String("response") ?? throw Malformed("/chat");

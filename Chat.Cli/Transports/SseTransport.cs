@@ -1,5 +1,4 @@
 using System.Net.Http.Headers;
-using System.Net.Http.Json;
 using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
@@ -11,8 +10,8 @@ namespace Chat.Cli.Transports;
 /// Our server adds <c>id:</c> and a reply id, so a dropped stream is resumed with
 /// <c>GET /chat/turns/{id}/events</c> and <c>Last-Event-ID</c>.
 /// </summary>
-public sealed class SseTransport(Uri baseUrl, TimeSpan requestTimeout, ReconnectPolicy? reconnect = null)
-    : HttpChatTransport(Protocols.Sse, baseUrl, requestTimeout)
+public sealed class SseTransport(Uri baseUrl, TimeSpan requestTimeout, ReconnectPolicy? reconnect = null, bool strictSession = false)
+    : HttpChatTransport(Protocols.Sse, baseUrl, requestTimeout, strictSession)
 {
     private readonly ReconnectPolicy _reconnect = reconnect ?? ReconnectPolicy.Default;
 
@@ -22,14 +21,7 @@ public sealed class SseTransport(Uri baseUrl, TimeSpan requestTimeout, Reconnect
     {
         var reply = new ResumableReply(_reconnect) { SessionId = sessionId };
         return reply.FollowAsync(
-            token => OpenAsync(reply, () =>
-            {
-                var request = new HttpRequestMessage(HttpMethod.Post, Route("/chat/stream"))
-                {
-                    Content = JsonContent.Create(new ChatRequestBody(message, sessionId), options: ChatRequestBody.Options),
-                };
-                return request;
-            }, token),
+            token => OpenAsync(reply, () => ChatRequest("/chat/stream", message, sessionId), token),
             (point, token) => OpenAsync(reply, () => ResumeRequest(point), token),
             point => PendingResume = point,
             Endpoint,

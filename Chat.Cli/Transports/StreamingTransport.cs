@@ -1,5 +1,4 @@
 using System.Net.Http.Headers;
-using System.Net.Http.Json;
 using System.Runtime.CompilerServices;
 
 namespace Chat.Cli.Transports;
@@ -8,16 +7,13 @@ namespace Chat.Cli.Transports;
 /// Streamable HTTP: <c>POST /chat/stream</c> answers with NDJSON (<c>session_info</c>, <c>status</c>, <c>chunk</c>…,
 /// <c>complete</c> or <c>error</c>). Cancelling aborts the request; a lost connection ends the reply with an error.
 /// </summary>
-public sealed class StreamingTransport(Uri baseUrl, TimeSpan requestTimeout)
-    : HttpChatTransport(Protocols.Streaming, baseUrl, requestTimeout)
+public sealed class StreamingTransport(Uri baseUrl, TimeSpan requestTimeout, bool strictSession = false)
+    : HttpChatTransport(Protocols.Streaming, baseUrl, requestTimeout, strictSession)
 {
     public override async IAsyncEnumerable<ChatEvent> SendAsync(
         string? sessionId, string message, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, Route("/chat/stream"))
-        {
-            Content = JsonContent.Create(new ChatRequestBody(message, sessionId), options: ChatRequestBody.Options),
-        };
+        using var request = ChatRequest("/chat/stream", message, sessionId);
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/x-ndjson"));
         using var response = await SendRequestAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken, cancellationToken);
         var body = await response.Content.ReadAsStreamAsync(cancellationToken);

@@ -12,8 +12,8 @@ namespace Chat.Cli.Transports;
 /// a dropped connection is reopened and the reply continued with <c>resume</c> {reply_id, last_chunk_number}.
 /// Session management uses the service's HTTP routes.
 /// </summary>
-public sealed class WebSocketTransport(Uri baseUrl, Uri webSocketUrl, TimeSpan requestTimeout, ReconnectPolicy? reconnect = null)
-    : HttpChatTransport(Protocols.WebSocket, baseUrl, requestTimeout)
+public sealed class WebSocketTransport(Uri baseUrl, Uri webSocketUrl, TimeSpan requestTimeout, ReconnectPolicy? reconnect = null, bool strictSession = false)
+    : HttpChatTransport(Protocols.WebSocket, baseUrl, requestTimeout, strictSession)
 {
     private readonly ReconnectPolicy _reconnect = reconnect ?? ReconnectPolicy.Default;
     private static readonly TimeSpan CancelDrainTimeout = TimeSpan.FromSeconds(3);
@@ -138,11 +138,26 @@ public sealed class WebSocketTransport(Uri baseUrl, Uri webSocketUrl, TimeSpan r
 
             var socket = new ClientWebSocket();
             socket.Options.KeepAliveInterval = TimeSpan.FromSeconds(15);
+            if (StrictSession)
+            {
+                // Per connection: every chat message on it is strict.
+                socket.Options.SetRequestHeader(StrictSessionFlag.HeaderName, StrictSessionFlag.Value);
+            }
+            // A refused upgrade is an HTTP answer (the gateway's 503 when the service is down, 401, 429): keep its status.
+            socket.Options.CollectHttpResponseDetails = true;
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(RequestTimeout);
             try
             {
                 await socket.ConnectAsync(WebSocketUrl, timeout.Token);
+            }
+            catch (WebSocketException) when ((int)socket.HttpStatusCode >= 400)
+            {
+                var status = (int)socket.HttpStatusCode;
+                var retryAfter = socket.HttpResponseHeaders?.TryGetValue("Retry-After", out var values) == true ? $" (retry after {values.FirstOrDefault()} s)" : "";
+                socket.Dispose();
+                throw ChatTransportException.FromHttpStatus(status,
+                    $"{WebSocketUrl} refused the WebSocket upgrade: {(System.Net.HttpStatusCode)status} [HTTP {status}]{retryAfter}");
             }
             catch (Exception e) when (e is WebSocketException or HttpRequestException || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
             {

@@ -1,3 +1,4 @@
+using Chat.Gateway.Proxy;
 using Chat.Gateway.RateLimiting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
@@ -8,14 +9,17 @@ public static class GatewayProxyExtensions
 {
     /// <summary>
     /// The proxied routes: a known caller when API keys are configured, the caller's rate limit and stream cap, then YARP's own
-    /// steps (affinity, load balancing, passive health) that a custom proxy pipeline has to name.
+    /// steps (affinity, load balancing, passive health) that a custom proxy pipeline has to name. Outermost, the answer
+    /// in the caller's protocol when the request could not be forwarded (YARP alone sends a bare 502/503).
     /// </summary>
     public static ReverseProxyConventionBuilder MapGatewayProxy(this WebApplication app)
     {
+        var failures = app.Services.GetRequiredService<ProxyFailureResponder>();
         var rateLimiter = app.Services.GetRequiredService<CallerRateLimiter>();
         var streamLimiter = app.Services.GetRequiredService<CallerStreamLimiter>();
         return app.MapReverseProxy(proxy =>
         {
+            proxy.Use((context, next) => failures.InvokeAsync(context, () => next()));
             proxy.Use((context, next) => rateLimiter.InvokeAsync(context, () => next()));
             proxy.Use((context, next) => streamLimiter.InvokeAsync(context, () => next()));
             proxy.UseSessionAffinity();

@@ -26,6 +26,7 @@ public static class GatewayServiceExtensions
             .ValidateOnStart();
         builder.Services.AddSingleton<CallerRateLimiter>();
         builder.Services.AddSingleton<CallerStreamLimiter>();
+        builder.Services.AddSingleton<ProxyFailureResponder>();
         builder.Services.AddSingleton<GatewayTelemetry>();
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(GatewayTelemetry.MeterName));
 

@@ -4,6 +4,8 @@ namespace Chat.Gateway.Proxy;
 public enum GrpcStatus
 {
     ResourceExhausted = 8,
+    Internal = 13,
+    Unavailable = 14,
     Unauthenticated = 16,
 }
 
@@ -15,6 +17,10 @@ public static class GatewayRejection
 {
     public static bool IsGrpc(HttpRequest request) =>
         request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true;
+
+    /// <summary>gRPC-Web (binary or text): its status goes in a trailer frame of the body once the response has started.</summary>
+    public static bool IsGrpcWeb(HttpRequest request) =>
+        request.ContentType?.StartsWith("application/grpc-web", StringComparison.OrdinalIgnoreCase) == true;
 
     public static Task WriteAsync(HttpContext context, int httpStatus, GrpcStatus grpcStatus, string title, string detail)
     {

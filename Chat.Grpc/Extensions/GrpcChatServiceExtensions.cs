@@ -30,6 +30,7 @@ public static class GrpcChatServiceExtensions
         builder.Services.AddSingleton<TransportTelemetry>();
 
         builder.Services.AddLlmServiceClient();
+        builder.Services.AddConversationEngine();
         builder.Services.AddOpenTelemetry()
             .WithTracing(tracing => tracing.AddSource(ChatGrpcService.ActivitySourceName))
             .WithMetrics(metrics => metrics.AddMeter(TransportTelemetry.Name));

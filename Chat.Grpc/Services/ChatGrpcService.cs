@@ -1,9 +1,9 @@
 using System.Diagnostics;
-using System.Globalization;
+using Chat.Contracts.Formats;
 using Chat.Contracts.Llm.V1;
 using Chat.Contracts.Public;
+using Chat.Conversation.Engine;
 using Chat.Transports.Shared.Hosting;
-using Chat.Transports.Shared.Streaming;
 using Grpc.Core;
 using Microsoft.Extensions.Options;
 using Llm = Chat.Contracts.Llm.V1;
@@ -18,13 +18,9 @@ namespace Chat.Grpc.Services;
 /// </summary>
 public sealed class ChatGrpcService(
     LlmService.LlmServiceClient llm,
+    ConversationServices conversations,
     IOptions<GrpcChatOptions> options,
-    IOptions<TransportOptions> transportOptions,
-    TransportTelemetry telemetry,
-    ILoggerFactory loggerFactory,
-    ILogger<ChatGrpcService> logger,
-    IConfiguration configuration,
-    IHostEnvironment environment) : ChatService.ChatServiceBase
+    ILogger<ChatGrpcService> logger) : ChatService.ChatServiceBase
 {
     public const string ActivitySourceName = "Chat.Grpc";
     public const string Framework = "gRPC (ASP.NET Core)";
@@ -74,8 +70,11 @@ public sealed class ChatGrpcService(
                 MessageCount = session.MessageCount,
                 UserMessages = session.UserMessages,
                 ModelMessages = session.ModelMessages,
-                DurationSeconds = Math.Round(session.DurationSeconds, 2),
+                DurationSeconds = OriginalFormat.Whole(session.AgeSeconds),
                 CreatedAt = IsoTime(session.CreatedAt),
+                DurationSecondsExact = Math.Round(session.AgeSeconds, 3),
+                LastActivity = IsoTime(session.UpdatedAt),
+                Provider = session.Provider,
             };
         }
         catch (RpcException exception) when (exception.StatusCode == StatusCode.NotFound)
@@ -95,8 +94,10 @@ public sealed class ChatGrpcService(
             SessionId = session.Id,
             Model = session.Model,
             MessageCount = session.MessageCount,
-            DurationMinutes = Math.Round(session.DurationSeconds / 60, 2),
+            DurationMinutes = OriginalFormat.Whole(session.AgeSeconds / 60),
             CreatedAt = IsoTime(session.CreatedAt),
+            DurationSecondsExact = Math.Round(session.AgeSeconds, 3),
+            LastActivity = IsoTime(session.UpdatedAt),
         }));
         return response;
     }
@@ -124,7 +125,7 @@ public sealed class ChatGrpcService(
         var stats = await llm.GetStatsAsync(new GetStatsRequest(), cancellationToken: context.CancellationToken);
         return new ServerStatsResponse
         {
-            UptimeSeconds = Math.Round(stats.UptimeSeconds, 2),
+            UptimeSeconds = OriginalFormat.Whole(stats.UptimeSeconds),
             TotalRequests = Saturate(stats.TotalTurns),
             SuccessfulRequests = Saturate(stats.SucceededTurns),
             FailedRequests = Saturate(stats.FailedTurns),
@@ -133,13 +134,18 @@ public sealed class ChatGrpcService(
             AverageResponseTime = Math.Round(stats.AverageLatencySeconds, 3),
             Model = stats.Model,
             Framework = Framework,
+            UptimeSecondsExact = Math.Round(stats.UptimeSeconds, 3),
+            StartTime = IsoTime(stats.StartedAt),
+            Provider = stats.Provider,
         };
     }
 
     public override async Task Chat(IAsyncStreamReader<ChatRequest> requestStream, IServerStreamWriter<ChatResponse> responseStream, ServerCallContext context)
     {
         using var activity = ActivitySource.StartActivity("chat.stream");
-        var stream = CreateStream(responseStream, context, attachOnMessage: true);
+        // The original's Chat keeps its answer to an unknown session (ERROR "Session not found", then the end)
+        // whatever the strict-session flag says.
+        var stream = CreateStream(responseStream, context, followReplySession: true, failOnUnknownSession: false);
         activity?.SetTag("chat.stream.id", stream.StreamId);
         await stream.RunAsync(requestStream);
     }
@@ -154,8 +160,9 @@ public sealed class ChatGrpcService(
 
         ValidateSessionId(request.SessionId);
         using var activity = ActivitySource.StartActivity("chat.send_message");
-        // No session updates here: this call is one reply; WatchSession is the listening half.
-        var stream = CreateStream(responseStream, context, attachOnMessage: false);
+        // No session updates here: this call is one reply; WatchSession is the listening half. With the strict-session
+        // flag an unknown session is the call's status (NOT_FOUND), not an ERROR response.
+        var stream = CreateStream(responseStream, context, followReplySession: false, failOnUnknownSession: StrictSession.IsRequested(context.GetHttpContext().Request));
         activity?.SetTag("chat.stream.id", stream.StreamId);
         await stream.RunOneAsync(request);
     }
@@ -169,37 +176,28 @@ public sealed class ChatGrpcService(
             new GetSessionRequest { SessionId = request.SessionId, Principal = Principal(context) },
             cancellationToken: context.CancellationToken);
         using var activity = ActivitySource.StartActivity("chat.watch_session");
-        var stream = CreateStream(responseStream, context, attachOnMessage: false);
+        var stream = CreateStream(responseStream, context, followReplySession: false, failOnUnknownSession: false);
         activity?.SetTag("chat.stream.id", stream.StreamId);
         await stream.RunWatchAsync(request.SessionId);
     }
 
-    private ChatStream CreateStream(IServerStreamWriter<ChatResponse> responseStream, ServerCallContext context, bool attachOnMessage) => new(
+    private ChatStream CreateStream(
+        IServerStreamWriter<ChatResponse> responseStream, ServerCallContext context, bool followReplySession, bool failOnUnknownSession) => new(
         responseStream,
         context,
-        llm,
+        conversations,
         options.Value,
-        // A response write the client does not take ends the call (the HTTP/2 stream is reset): with the caller
-        // gone, a non-resumable reply stops with it.
-        new StreamWriteWatchdog(
-            transportOptions.Value.StreamWriteTimeout,
-            "grpc",
-            context.GetHttpContext().Abort,
-            telemetry,
-            loggerFactory.CreateLogger<StreamWriteWatchdog>()),
         logger,
         Principal(context),
-        ServiceInstance.Describe(configuration, environment.ApplicationName),
         detach: string.Equals(context.RequestHeaders.GetValue(ResumableHeader), "true", StringComparison.OrdinalIgnoreCase),
-        attachOnMessage);
+        followReplySession,
+        failOnUnknownSession);
 
     internal static string Principal(ServerCallContext context) => context.RequestHeaders.GetValue(PrincipalHeader) ?? "";
 
     /// <summary>Python's datetime.isoformat() shape (microseconds, offset), which the original client parses with fromisoformat.</summary>
     internal static string IsoTime(Google.Protobuf.WellKnownTypes.Timestamp? timestamp) =>
-        timestamp is null
-            ? ""
-            : timestamp.ToDateTimeOffset().ToString("yyyy-MM-dd'T'HH:mm:ss.ffffffzzz", CultureInfo.InvariantCulture);
+        timestamp is null ? "" : OriginalFormat.Timestamp(timestamp.ToDateTimeOffset());
 
     internal static void ValidateSessionId(string sessionId)
     {

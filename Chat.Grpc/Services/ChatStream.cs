@@ -1,96 +1,88 @@
+using System.Runtime.CompilerServices;
 using System.Text.Json;
-using System.Threading.Channels;
-using Chat.Contracts.Llm.V1;
+using Chat.Contracts.Formats;
 using Chat.Contracts.Public;
-using Chat.Contracts.Sessions;
+using Chat.Conversation.Engine;
 using Chat.Transports.Shared.Streaming;
-using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 
 namespace Chat.Grpc.Services;
 
 /// <summary>
-/// One Chat call: the bidirectional Chat, or one of its server-streaming halves for gRPC-Web (SendMessage: one
-/// request; WatchSession: updates only), which share everything below but the source of requests. Requests are
-/// read in order; replies stream in the background (so PING, TYPING and CANCEL get through while a reply runs);
-/// responses from every producer go through one bounded queue and one writer (a gRPC stream allows one write at a
-/// time). A request naming a session attaches the stream to it: typing and
-/// message updates of that session from every replica arrive as SESSION_UPDATE.
+/// One call of chat.ChatService as the framing of a <see cref="ConversationEngine{TFrame}"/>: the bidirectional Chat,
+/// or one of its server-streaming halves for gRPC-Web (SendMessage: one request; WatchSession: updates only). It maps
+/// ChatRequests to commands and the conversation's events to ChatResponses (CHUNKs from a pool), writes them to the
+/// call, and ends the call: OK once the client has finished sending and the replies in flight are out, or with the
+/// status the conversation ended on.
 /// </summary>
-internal sealed partial class ChatStream
+internal sealed partial class ChatStream : IConversationFraming<ChatResponse>
 {
-    private const string GeneratingStatus = "Generating response...";
     private const string WatchingStatus = "Watching session";
     private const string SessionNotFound = "Session not found";
 
     private readonly IServerStreamWriter<ChatResponse> _responses;
     private readonly ServerCallContext _context;
-    private readonly LlmService.LlmServiceClient _llm;
-    private readonly StreamWriteWatchdog _writeWatchdog;
-    private readonly ILogger _logger;
-    private readonly string _principal;
-    private readonly string _origin;
-    private readonly bool _detach;
-    private readonly bool _attachOnMessage;
-    private readonly Channel<ChatResponse> _outgoing;
-    private readonly CancellationTokenSource _endCall;
-    private readonly Lock _gate = new();
-    private readonly List<Task> _replies = [];
-    private readonly OwnReplyFilter _ownReplies = new();
+    private readonly ConversationEngine<ChatResponse> _conversation;
     private readonly ChunkResponsePool _chunks;
+    private readonly ILogger _logger;
+    private readonly bool _failOnUnknownSession;
 
-    private string? _sessionId;
-    private CancellationTokenSource? _watch;
-    private string? _currentReplyId;
-    private Status? _terminalStatus;
-
+    /// <param name="detach">Replies survive the call (<c>chat-resumable: true</c>).</param>
+    /// <param name="followReplySession">A reply attaches the call to its session's updates (Chat, not SendMessage).</param>
+    /// <param name="failOnUnknownSession">An unknown session ends the call with NOT_FOUND instead of an ERROR response (strict SendMessage).</param>
     public ChatStream(
         IServerStreamWriter<ChatResponse> responses,
         ServerCallContext context,
-        LlmService.LlmServiceClient llm,
+        ConversationServices conversations,
         GrpcChatOptions options,
-        StreamWriteWatchdog writeWatchdog,
         ILogger logger,
         string principal,
-        string origin,
         bool detach,
-        bool attachOnMessage = true)
+        bool followReplySession,
+        bool failOnUnknownSession)
     {
         _responses = responses;
         _context = context;
-        _llm = llm;
-        _writeWatchdog = writeWatchdog;
         _logger = logger;
-        _principal = principal;
-        _origin = origin;
-        _detach = detach;
-        _attachOnMessage = attachOnMessage;
-        _endCall = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
+        _failOnUnknownSession = failOnUnknownSession;
         _chunks = new ChunkResponsePool(options.OutgoingQueueCapacity + 1);
-        _outgoing = Channel.CreateBounded<ChatResponse>(new BoundedChannelOptions(options.OutgoingQueueCapacity)
+        _conversation = conversations.Create(this, new ConversationSettings
         {
-            SingleReader = true,
-            FullMode = BoundedChannelFullMode.Wait,
-        });
+            QueueCapacity = options.OutgoingQueueCapacity,
+            // HTTP/2 flow control paces the client's requests; updates to a stream too far behind are dropped.
+            SlowReader = SlowReaderPolicy.Backpressure,
+            // By default the caller's cancellation and deadline stop the model call (propagated by the client
+            // factory); a stream opened with chat-resumable: true lets replies run on for a RESUME after a drop.
+            Detach = detach,
+            // The original: a MESSAGE names its session (or the stream's), and an unknown one ends the stream.
+            NewSessionWhenNone = false,
+            GetOrCreate = false,
+            FollowReplySession = followReplySession,
+            EndOnUnknownSession = true,
+            EndOnServiceFailure = true,
+        }, principal, context.CancellationToken);
     }
 
-    public string StreamId { get; } = Guid.NewGuid().ToString();
+    public string StreamId => _conversation.ConnectionId;
+
+    public string Protocol => "grpc";
 
     private CancellationToken CallToken => _context.CancellationToken;
 
     /// <summary>The bidi Chat: every request the client sends, in order.</summary>
     public Task RunAsync(IAsyncStreamReader<ChatRequest> requests) => RunAsync(async () =>
     {
+        using var reading = CancellationTokenSource.CreateLinkedTokenSource(CallToken, _conversation.Ended);
         try
         {
-            await foreach (var request in requests.ReadAllAsync(_endCall.Token))
+            await foreach (var request in requests.ReadAllAsync(reading.Token))
             {
                 await HandleAsync(request);
             }
         }
-        catch (OperationCanceledException) when (_endCall.IsCancellationRequested && !CallToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (_conversation.Ended.IsCancellationRequested && !CallToken.IsCancellationRequested)
         {
-            // Ended by us ("Session not found", as the original), not by the client.
+            // Ended by the conversation ("Session not found", as the original), not by the client.
         }
     });
 
@@ -100,10 +92,9 @@ internal sealed partial class ChatStream
     /// <summary>WatchSession: the session's updates until the caller goes away.</summary>
     public Task RunWatchAsync(string sessionId) => RunAsync(async () =>
     {
-        await WatchSessionAsync(sessionId);
         // A first message once subscribed: the caller knows from here on no update is missed, and every proxy on
         // the way (gRPC-Web over HTTP/1.1 through YARP) has flushed the response.
-        await SendAsync(new ChatResponse { Type = ChatResponse.Types.ResponseType.Status, SessionId = sessionId, StatusMessage = WatchingStatus });
+        await _conversation.HandleAsync(new WatchCommand(sessionId));
         try
         {
             await Task.Delay(Timeout.Infinite, CallToken);
@@ -116,407 +107,201 @@ internal sealed partial class ChatStream
 
     private async Task RunAsync(Func<Task> readRequests)
     {
-        var writer = WriteLoopAsync();
+        _conversation.Start();
         try
         {
             await readRequests();
 
             // The client finished sending (the original client sends one request, then reads to RESPONSE_COMPLETE):
             // let the replies in flight finish, then end the call.
-            Task[] replies;
-            lock (_gate)
-            {
-                replies = [.. _replies];
-            }
-
-            await Task.WhenAll(replies);
+            await _conversation.WhenRepliesEndedAsync();
         }
         finally
         {
-            lock (_gate)
-            {
-                _watch?.Cancel();
-            }
-
-            _outgoing.Writer.TryComplete();
-            await writer;
-            _writeWatchdog.Dispose();
+            await _conversation.StopAsync(drain: true);
         }
 
-        if (_terminalStatus is { } status)
+        if (_conversation.TerminalStatus is { } status)
         {
             throw new RpcException(status);
         }
+
+        if (_failOnUnknownSession && _conversation.EndedForUnknownSession)
+        {
+            throw new RpcException(new Status(StatusCode.NotFound, SessionNotFound));
+        }
     }
 
-    private async Task WriteLoopAsync()
+    private Task HandleAsync(ChatRequest request)
+    {
+        var sessionId = request.SessionId.Length > 0 ? request.SessionId : null;
+        var replyId = request.ReplyId.Length > 0 ? request.ReplyId : null;
+        ConversationCommand? command = request.Type switch
+        {
+            ChatRequest.Types.MessageType.Ping => new PingCommand(sessionId),
+            ChatRequest.Types.MessageType.Message => new ChatCommand(sessionId, request.Message),
+            ChatRequest.Types.MessageType.TypingStart => new TypingCommand(sessionId, Typing: true),
+            ChatRequest.Types.MessageType.TypingStop => new TypingCommand(sessionId, Typing: false),
+            ChatRequest.Types.MessageType.Cancel => new CancelCommand(sessionId, replyId),
+            ChatRequest.Types.MessageType.Resume => new ResumeCommand(sessionId, replyId, ResumeFrom(request)),
+            _ => null,
+        };
+
+        return command is null
+            ? _conversation.SendAsync(new RejectedEvent($"Unknown message type: {request.Type}", StatusCode.InvalidArgument, sessionId)).AsTask()
+            : _conversation.HandleAsync(command);
+    }
+
+    /// <summary><c>last_position</c> (+ <c>epoch</c>) as every transport names it, or the first form's <c>last_chunk_number</c>.</summary>
+    private static ResumePoint ResumeFrom(ChatRequest request) =>
+        request.HasLastPosition || request.Epoch.Length > 0
+            ? new ResumePoint(Math.Max(0, request.LastPosition), request.Epoch.Length > 0 ? request.Epoch : null)
+            : ResumePoint.FromLastChunk(request.LastChunkNumber);
+
+    public bool TryEncode(ConversationEvent conversationEvent, out ChatResponse frame)
+    {
+        ChatResponse? response = conversationEvent switch
+        {
+            PongEvent pong => new() { Type = ChatResponse.Types.ResponseType.Pong, SessionId = pong.SessionId ?? "", StatusMessage = "pong" },
+            WatchingEvent watching => new() { Type = ChatResponse.Types.ResponseType.Status, SessionId = watching.SessionId, StatusMessage = WatchingStatus },
+            SessionUpdateEvent { Update: var update } updated => new()
+            {
+                Type = ChatResponse.Types.ResponseType.SessionUpdate,
+                SessionId = updated.SessionId,
+                UpdateType = update.Type,
+                MessageCount = update.MessageCount,
+                UpdateData = update.Type == "user_typing"
+                    ? JsonSerializer.Serialize(new { connection_id = update.ConnectionId, typing = update.Typing })
+                    : JsonSerializer.Serialize(new { message_count = update.MessageCount, last_message_preview = update.LastMessagePreview }),
+            },
+            ReplyAcceptedEvent accepted => new()
+            {
+                Type = ChatResponse.Types.ResponseType.Status,
+                SessionId = accepted.SessionId,
+                StatusMessage = OriginalEvents.GeneratingResponse,
+                // The original counted the new user message (it was added to the history first).
+                ContextMessages = accepted.ContextMessages + 1,
+                ReplyId = accepted.ReplyId,
+                Position = accepted.Position,
+            },
+            ReplyStartedEvent started => Started(started),
+            ReplyCompletedEvent { Completed: var completed } done => new()
+            {
+                Type = ChatResponse.Types.ResponseType.ResponseComplete,
+                SessionId = done.SessionId,
+                TotalChunks = completed.TotalChunks,
+                ProcessingTime = Math.Round(completed.TotalSeconds, 3),
+                MessageCount = completed.MessageCount,
+                IsFinal = true,
+                ReplyId = done.ReplyId,
+                FinishReason = completed.FinishReason,
+                InputTokens = completed.Usage?.InputTokens ?? 0,
+                OutputTokens = completed.Usage?.OutputTokens ?? 0,
+                TimeToFirstToken = Math.Round(completed.TimeToFirstTokenSeconds, 3),
+                FullResponse = completed.FullText,
+                Position = done.Position,
+            },
+            ReplyCancelledEvent cancelled => Error("Response cancelled", "CANCELLED", cancelled.SessionId, cancelled.ReplyId, cancelled.Chunks, cancelled.Position),
+            ReplyFailedEvent failed => Error(failed.Error.Message, failed.Error.Code, failed.SessionId, failed.ReplyId, failed.Chunks, failed.Position),
+            // Strict SendMessage ends with NOT_FOUND instead (see RunAsync).
+            SessionNotFoundEvent notFound when !_failOnUnknownSession => Error(SessionNotFound, StatusCode.NotFound, notFound.SessionId),
+            ReplyExpiredEvent expired => Expired(expired.ReplyId),
+            FailureEvent failure => Error(failure.Detail, failure.Code, failure.SessionId, failure.ReplyId),
+            RejectedEvent rejected => Error(rejected.Message, rejected.Code, rejected.SessionId, rejected.ReplyId),
+            _ => null,
+        };
+
+        frame = response!;
+        if (response is null)
+        {
+            return false;
+        }
+
+        response.Timestamp = OriginalFormat.CurrentSecondTimestamp();
+        return true;
+    }
+
+    /// <summary>A CHUNK from the pool: a token costs no new message.</summary>
+    public ChatResponse EncodeChunk(in ReplyChunk chunk)
+    {
+        var response = _chunks.Rent(chunk.SessionId, chunk.Text, chunk.ChunkNumber, chunk.ReplyId, chunk.EmittedAtTicks, chunk.Position);
+        // Whole seconds, one shared string per second: a timestamp on every token without an allocation per token.
+        response.Timestamp = OriginalFormat.CurrentSecondTimestamp();
+        return response;
+    }
+
+    // Pooled: a write that completes later must not cost a state machine per token.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<bool> WriteAsync(ChatResponse frame)
     {
         try
         {
-            await foreach (var response in _outgoing.Reader.ReadAllAsync(CallToken))
-            {
-                _writeWatchdog.WriteStarted();
-                try
-                {
-                    await _responses.WriteAsync(response, CallToken);
-                }
-                finally
-                {
-                    _writeWatchdog.WriteEnded();
-                }
-
-                _chunks.Return(response);
-            }
+            await _responses.WriteAsync(frame, CallToken);
+            return true;
         }
         catch (Exception exception) when (exception is OperationCanceledException or InvalidOperationException or IOException)
         {
             Log.StreamLost(_logger, StreamId, exception.Message);
+            return false;
         }
     }
 
-    /// <summary>Replies wait for room in the queue: HTTP/2 flow control paces reading the model's stream.</summary>
-    private async Task SendAsync(ChatResponse response)
+    /// <summary>Grpc.AspNetCore has serialized a message once its write completed: a CHUNK can be filled again.</summary>
+    public void Release(ChatResponse frame) => _chunks.Return(frame);
+
+    public ValueTask FinishAsync() => ValueTask.CompletedTask;
+
+    /// <summary>A write the client does not take ends the call (the HTTP/2 stream is reset).</summary>
+    public void Abort() => _context.GetHttpContext().Abort();
+
+    /// <summary>Not reached under back-pressure (answers wait, updates are dropped); a full queue would end the call.</summary>
+    public void QueueOverflowed() => Abort();
+
+    private static ChatResponse Started(ReplyStartedEvent started)
     {
-        response.Timestamp = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        try
+        var response = new ChatResponse
         {
-            await _outgoing.Writer.WriteAsync(response, CallToken);
-        }
-        catch (ChannelClosedException)
-        {
-        }
-    }
-
-    private async Task HandleAsync(ChatRequest request)
-    {
-        if (request.SessionId.Length > 0 && request.SessionId != Volatile.Read(ref _sessionId)
-            && request.Type is not ChatRequest.Types.MessageType.Message)
-        {
-            // A stream that names a session listens to it; MESSAGE attaches once the turn is accepted.
-            await WatchSessionAsync(request.SessionId);
-        }
-
-        switch (request.Type)
-        {
-            case ChatRequest.Types.MessageType.Ping:
-                await SendAsync(new ChatResponse
-                {
-                    Type = ChatResponse.Types.ResponseType.Pong,
-                    SessionId = request.SessionId.Length > 0 ? request.SessionId : Volatile.Read(ref _sessionId) ?? "",
-                    StatusMessage = "pong",
-                });
-                break;
-            case ChatRequest.Types.MessageType.Message:
-                await StartTurnAsync(request);
-                break;
-            case ChatRequest.Types.MessageType.TypingStart or ChatRequest.Types.MessageType.TypingStop:
-                await PublishTypingAsync(request);
-                break;
-            case ChatRequest.Types.MessageType.Cancel:
-                await CancelAsync(request.ReplyId.Length > 0 ? request.ReplyId : Volatile.Read(ref _currentReplyId));
-                break;
-            case ChatRequest.Types.MessageType.Resume:
-                await StartResumeAsync(request);
-                break;
-            default:
-                await SendAsync(Error($"Unknown message type: {request.Type}", StatusCode.InvalidArgument, request.SessionId));
-                break;
-        }
-    }
-
-    private async Task StartTurnAsync(ChatRequest request)
-    {
-        var sessionId = request.SessionId.Length > 0 ? request.SessionId : Volatile.Read(ref _sessionId);
-        if (sessionId is null)
-        {
-            await SendAsync(Error("No session established", StatusCode.FailedPrecondition, null));
-            return;
-        }
-
-        if (string.IsNullOrWhiteSpace(request.Message))
-        {
-            await SendAsync(Error("Message is required", StatusCode.InvalidArgument, sessionId));
-            return;
-        }
-
-        var turn = new TurnRequest
-        {
-            SessionId = sessionId,
-            Message = request.Message,
-            // By default the caller's cancellation and deadline stop the model call (propagated by the client
-            // factory); a stream opened with chat-resumable: true lets replies run on for a RESUME after a drop.
-            Detach = _detach,
-            Principal = _principal,
+            Type = ChatResponse.Types.ResponseType.ResponseStart,
+            SessionId = started.SessionId,
+            StatusMessage = started.Resume is null ? "" : "Resuming response...",
+            ReplyId = started.ReplyId,
+            Epoch = started.Epoch,
         };
-        Track(RelayAsync(() => _llm.StreamTurn(turn, cancellationToken: CallToken), sessionId, afterChunk: 0, resumed: false));
+        if (started.Resume is { } resume)
+        {
+            response.Recovered = resume.Recovered;
+            response.ResumeReason = resume.Reason ?? "";
+        }
+
+        return response;
     }
 
-    private async Task StartResumeAsync(ChatRequest request)
+    /// <summary>A RESUME of a reply whose buffer is gone: nothing can follow, and the response says why.</summary>
+    private static ChatResponse Expired(string replyId)
     {
-        if (request.ReplyId.Length == 0)
-        {
-            await SendAsync(Error("reply_id is required", StatusCode.InvalidArgument, request.SessionId));
-            return;
-        }
-
-        // Replayed from the start so the reply's session is known; chunks the client already has are skipped here.
-        var resume = new ResumeTurnRequest { TurnId = request.ReplyId, AfterSequence = 0, Principal = _principal };
-        Track(RelayAsync(
-            () => _llm.ResumeTurn(resume, cancellationToken: CallToken), null, request.LastChunkNumber, resumed: true, request.ReplyId));
+        var response = Error("Reply not found or expired", StatusCode.NotFound, null, replyId);
+        response.Recovered = false;
+        response.ResumeReason = ResumeReasons.Expired;
+        return response;
     }
 
-    private void Track(Task reply)
-    {
-        lock (_gate)
-        {
-            _replies.RemoveAll(task => task.IsCompleted);
-            _replies.Add(reply);
-        }
-    }
+    private static ChatResponse Error(string message, StatusCode code, string? sessionId, string? replyId = null) =>
+        Error(message, JsonNamingPolicy.SnakeCaseUpper.ConvertName(code.ToString()), sessionId, replyId, 0, 0);
 
-    private async Task RelayAsync(
-        Func<AsyncServerStreamingCall<TurnEvent>> start, string? sessionId, int afterChunk, bool resumed, string? replyId = null)
-    {
-        var chunks = 0;
-        int? expectedUpdate = null;
-        if (!resumed)
-        {
-            _ownReplies.TurnRequested();
-        }
-
-        try
-        {
-            using var call = start();
-            await foreach (var turnEvent in call.ResponseStream.ReadAllAsync(CallToken))
-            {
-                replyId = turnEvent.TurnId;
-                switch (turnEvent.KindCase)
-                {
-                    case TurnEvent.KindOneofCase.Accepted:
-                        sessionId = turnEvent.Accepted.SessionId;
-                        Volatile.Write(ref _currentReplyId, replyId);
-                        if (_attachOnMessage && Volatile.Read(ref _sessionId) != sessionId)
-                        {
-                            _ = WatchSessionAsync(sessionId);
-                        }
-
-                        if (!resumed)
-                        {
-                            expectedUpdate = _ownReplies.TurnAccepted(turnEvent.Accepted.MessageCount);
-                            await SendAsync(new ChatResponse
-                            {
-                                Type = ChatResponse.Types.ResponseType.Status,
-                                SessionId = sessionId,
-                                StatusMessage = GeneratingStatus,
-                                ContextMessages = turnEvent.Accepted.ContextMessages,
-                                ReplyId = replyId,
-                            });
-                        }
-
-                        await SendAsync(new ChatResponse
-                        {
-                            Type = ChatResponse.Types.ResponseType.ResponseStart,
-                            SessionId = sessionId,
-                            StatusMessage = resumed ? "Resuming response..." : "",
-                            ReplyId = replyId,
-                        });
-                        break;
-                    case TurnEvent.KindOneofCase.Delta:
-                        chunks = turnEvent.Delta.Index;
-                        if (turnEvent.Delta.Index > afterChunk)
-                        {
-                            await SendAsync(_chunks.Rent(
-                                sessionId ?? "", turnEvent.Delta.Text, turnEvent.Delta.Index, replyId, turnEvent.Delta.EmittedAtTicks));
-                        }
-
-                        break;
-                    case TurnEvent.KindOneofCase.Completed:
-                        var completed = turnEvent.Completed;
-                        await SendAsync(new ChatResponse
-                        {
-                            Type = ChatResponse.Types.ResponseType.ResponseComplete,
-                            SessionId = sessionId ?? "",
-                            TotalChunks = completed.TotalChunks,
-                            ProcessingTime = Math.Round(completed.TotalSeconds, 3),
-                            MessageCount = completed.MessageCount,
-                            IsFinal = true,
-                            ReplyId = replyId,
-                            FinishReason = completed.FinishReason,
-                            InputTokens = completed.Usage?.InputTokens ?? 0,
-                            OutputTokens = completed.Usage?.OutputTokens ?? 0,
-                            TimeToFirstToken = Math.Round(completed.TimeToFirstTokenSeconds, 3),
-                            FullResponse = completed.FullText,
-                        });
-                        break;
-                    case TurnEvent.KindOneofCase.Error:
-                        if (expectedUpdate is { } expected)
-                        {
-                            _ownReplies.NoReply(expected);
-                        }
-
-                        var error = turnEvent.Error;
-                        await SendAsync(new ChatResponse
-                        {
-                            Type = ChatResponse.Types.ResponseType.Error,
-                            SessionId = sessionId ?? "",
-                            ErrorMessage = error.Code == "CANCELLED" ? "Response cancelled" : error.Message,
-                            ErrorCode = error.Code,
-                            ReplyId = replyId,
-                            TotalChunks = chunks,
-                        });
-                        break;
-                }
-            }
-        }
-        catch (Exception exception) when (CallToken.IsCancellationRequested
-            && exception is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled or StatusCode.DeadlineExceeded })
-        {
-            // The caller went away or its deadline passed; the call itself reports that.
-        }
-        catch (RpcException exception) when (exception.StatusCode == StatusCode.NotFound && !resumed)
-        {
-            // The original ends the stream after an unknown session.
-            await SendAsync(Error(SessionNotFound, StatusCode.NotFound, sessionId));
-            await _endCall.CancelAsync();
-        }
-        catch (RpcException exception) when (exception.StatusCode == StatusCode.NotFound)
-        {
-            await SendAsync(Error("Reply not found or expired", StatusCode.NotFound, sessionId, replyId));
-        }
-        catch (RpcException exception) when (exception.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Internal)
-        {
-            // Nothing this stream can do: end the call with the status so the client retries (maybe elsewhere).
-            Log.TurnFailed(_logger, StreamId, exception.StatusCode);
-            _terminalStatus = new Status(exception.StatusCode, exception.StatusCode == StatusCode.Unavailable
-                ? "The chat service is temporarily unavailable"
-                : exception.Status.Detail);
-            await _endCall.CancelAsync();
-        }
-        catch (RpcException exception)
-        {
-            // Refusals of this one message (empty, too long, a reply already running, quota): the stream goes on.
-            await SendAsync(Error(exception.Status.Detail, exception.StatusCode, sessionId, replyId));
-        }
-        finally
-        {
-            if (!resumed && expectedUpdate is null)
-            {
-                _ownReplies.TurnRefused();
-            }
-
-            if (replyId is not null)
-            {
-                Interlocked.CompareExchange(ref _currentReplyId, null, replyId);
-            }
-        }
-    }
-
-    private async Task CancelAsync(string? replyId)
-    {
-        if (string.IsNullOrEmpty(replyId))
-        {
-            await SendAsync(Error("No reply in progress", StatusCode.FailedPrecondition, Volatile.Read(ref _sessionId)));
-            return;
-        }
-
-        var response = await _llm.CancelTurnAsync(new CancelTurnRequest { TurnId = replyId, Principal = _principal }, cancellationToken: CallToken);
-        if (!response.Cancelled)
-        {
-            await SendAsync(Error("No reply in progress", StatusCode.FailedPrecondition, Volatile.Read(ref _sessionId), replyId));
-        }
-    }
-
-    private async Task PublishTypingAsync(ChatRequest request)
-    {
-        var sessionId = request.SessionId.Length > 0 ? request.SessionId : Volatile.Read(ref _sessionId);
-        if (sessionId is null)
-        {
-            return; // typing outside a session goes nowhere
-        }
-
-        try
-        {
-            await _llm.PublishSessionEventAsync(
-                Stamp(new SessionEvent { SessionId = sessionId, Type = "user_typing", Typing = request.Type == ChatRequest.Types.MessageType.TypingStart }),
-                cancellationToken: CallToken);
-        }
-        catch (RpcException exception) when (!CallToken.IsCancellationRequested)
-        {
-            Log.PublishFailed(_logger, sessionId, exception.StatusCode);
-        }
-    }
-
-    private SessionEvent Stamp(SessionEvent sessionEvent)
-    {
-        sessionEvent.ConnectionId = StreamId;
-        sessionEvent.Origin = _origin;
-        sessionEvent.Principal = _principal;
-        sessionEvent.At = Timestamp.FromDateTime(DateTime.UtcNow);
-        return sessionEvent;
-    }
-
-    /// <summary>Listens to the session's updates; returns once subscribed (bounded) so the next update is not missed.</summary>
-    private Task WatchSessionAsync(string sessionId)
-    {
-        CancellationTokenSource watch;
-        lock (_gate)
-        {
-            if (_sessionId == sessionId && _watch is not null)
-            {
-                return Task.CompletedTask;
-            }
-
-            _watch?.Cancel();
-            _watch = watch = CancellationTokenSource.CreateLinkedTokenSource(CallToken);
-            Volatile.Write(ref _sessionId, sessionId);
-        }
-
-        var subscribed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _ = ForwardSessionEventsAsync(sessionId, subscribed, watch.Token);
-        return subscribed.Task.WaitAsync(TimeSpan.FromSeconds(2)).ContinueWith(_ => { }, TaskScheduler.Default);
-    }
-
-    private Task ForwardSessionEventsAsync(string sessionId, TaskCompletionSource subscribed, CancellationToken cancellationToken) =>
-        SessionUpdates.ForwardAsync(_llm, sessionId, _principal, StreamId, _ownReplies,
-            // Ephemeral: a stream too far behind to take it loses the update, not the connection.
-            update => _outgoing.Writer.TryWrite(new ChatResponse
-            {
-                Type = ChatResponse.Types.ResponseType.SessionUpdate,
-                SessionId = sessionId,
-                UpdateType = update.Type,
-                MessageCount = update.MessageCount,
-                UpdateData = UpdateData(update),
-                Timestamp = DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
-            }),
-            status => Log.WatchInterrupted(_logger, sessionId, status),
-            subscribed,
-            cancellationToken);
-
-    private static string UpdateData(SessionEvent update) => update.Type == "user_typing"
-        ? JsonSerializer.Serialize(new { connection_id = update.ConnectionId, typing = update.Typing })
-        : JsonSerializer.Serialize(new { message_count = update.MessageCount, last_message_preview = update.LastMessagePreview });
-
-    private static ChatResponse Error(string message, StatusCode code, string? sessionId, string? replyId = null) => new()
+    private static ChatResponse Error(string message, string code, string? sessionId, string? replyId, int totalChunks, long position) => new()
     {
         Type = ChatResponse.Types.ResponseType.Error,
         SessionId = sessionId ?? "",
         ErrorMessage = message,
-        ErrorCode = JsonNamingPolicy.SnakeCaseUpper.ConvertName(code.ToString()),
+        ErrorCode = code,
         ReplyId = replyId ?? "",
+        TotalChunks = totalChunks,
+        Position = position,
     };
 
     private static partial class Log
     {
         [LoggerMessage(LogLevel.Debug, "Chat stream {StreamId} lost: {Reason}")]
         public static partial void StreamLost(ILogger logger, string streamId, string reason);
-
-        [LoggerMessage(LogLevel.Warning, "A reply on chat stream {StreamId} failed with {StatusCode}; ending the call")]
-        public static partial void TurnFailed(ILogger logger, string streamId, StatusCode statusCode);
-
-        [LoggerMessage(LogLevel.Warning, "Publishing a session event on {SessionId} failed with {StatusCode}")]
-        public static partial void PublishFailed(ILogger logger, string sessionId, StatusCode statusCode);
-
-        [LoggerMessage(LogLevel.Warning, "Watching session {SessionId} was interrupted ({StatusCode}); subscribing again")]
-        public static partial void WatchInterrupted(ILogger logger, string sessionId, StatusCode statusCode);
     }
 }

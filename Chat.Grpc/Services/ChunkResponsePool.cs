@@ -12,7 +12,7 @@ public sealed class ChunkResponsePool(int capacity)
 {
     private readonly ConcurrentQueue<ChatResponse> _free = new();
 
-    public ChatResponse Rent(string sessionId, string text, int chunkNumber, string replyId, long emittedAt)
+    public ChatResponse Rent(string sessionId, string text, int chunkNumber, string replyId, long emittedAt, long position = 0)
     {
         if (!_free.TryDequeue(out var response))
         {
@@ -24,6 +24,7 @@ public sealed class ChunkResponsePool(int capacity)
         response.ChunkNumber = chunkNumber;
         response.ReplyId = replyId;
         response.EmittedAt = emittedAt;
+        response.Position = position;
         return response;
     }
 

@@ -84,9 +84,20 @@ public sealed class LlmGrpcService(
     public override async Task<GetHistoryResponse> GetHistory(GetHistoryRequest request, ServerCallContext context)
     {
         var id = RequestValidation.ParseSessionId(request.SessionId);
-        var history = await store.GetHistoryAsync(id, request.Principal, context.CancellationToken) ?? throw RpcErrors.SessionNotFound();
-        var response = new GetHistoryResponse();
-        response.Messages.AddRange(history.Select(m => new HistoryMessage
+        if (request.Limit < 0)
+        {
+            throw RpcErrors.InvalidArgument("limit must not be negative.");
+        }
+
+        if (request.HasBefore && request.Before < 0)
+        {
+            throw RpcErrors.InvalidArgument("before must not be negative.");
+        }
+
+        var page = await store.GetHistoryAsync(id, request.Principal, request.Limit, request.HasBefore ? request.Before : null,
+            context.CancellationToken) ?? throw RpcErrors.SessionNotFound();
+        var response = new GetHistoryResponse { Total = page.Total, FirstIndex = page.FirstIndex };
+        response.Messages.AddRange(page.Messages.Select(m => new HistoryMessage
         {
             Role = m.Role,
             Text = m.Text,
@@ -120,7 +131,8 @@ public sealed class LlmGrpcService(
             throw RpcErrors.InvalidArgument("after_sequence must not be negative.");
         }
 
-        await foreach (var turnEvent in resumer.ResumeAsync(turnId, request.AfterSequence, request.Principal, context.CancellationToken))
+        await foreach (var turnEvent in resumer.ResumeAsync(
+            turnId, request.AfterSequence, request.Epoch ?? "", request.ReportStatus, request.Principal, context.CancellationToken))
         {
             await responseStream.WriteAsync(turnEvent, context.CancellationToken);
         }
@@ -190,7 +202,7 @@ public sealed class LlmGrpcService(
         };
     }
 
-    private static Session ToProto(SessionRecord session) => new()
+    private Session ToProto(SessionRecord session) => new()
     {
         Id = session.Id,
         Model = session.Model,
@@ -202,5 +214,8 @@ public sealed class LlmGrpcService(
         UserMessages = session.UserMessages,
         ModelMessages = session.ModelMessages,
         DurationSeconds = (session.UpdatedAt - session.CreatedAt).TotalSeconds,
+        // By this service's clock, the one that stamped created_at: transports on other machines need no clock of theirs.
+        AgeSeconds = Math.Max(0, (time.GetUtcNow() - session.CreatedAt).TotalSeconds),
+        Title = session.Title ?? "",
     };
 }

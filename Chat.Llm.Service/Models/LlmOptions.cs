@@ -137,6 +137,13 @@ public sealed class ResumeOptions
     [Range(1, 100_000)]
     public int MaxBatchEvents { get; set; } = 64;
 
+    /// <summary>
+    /// Events a turn's buffer keeps (Redis and the in-memory feed alike); past it the oldest are dropped and a resume
+    /// from before them says <c>trimmed</c>. Bounds memory for very long replies.
+    /// </summary>
+    [Range(1, 10_000_000)]
+    public int MaxBufferedEvents { get; set; } = 10_000;
+
     /// <summary>A resumed stream that hears nothing from its turn for this long gives up (the turn's replica died).</summary>
     [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
     public TimeSpan SilenceTimeout { get; set; } = TimeSpan.FromMinutes(5);

@@ -22,7 +22,10 @@ public sealed class RedisKeys(string prefix)
 
     public RedisKey Stats => $"{Prefix}stats";
 
-    /// <summary>Hash describing a turn (session, principal, state) for resume and cancel, short-lived.</summary>
+    /// <summary>
+    /// Hash describing a turn for resume and cancel, short-lived: session, principal, state, and its resume buffer's
+    /// epoch, first and last sequence held, and accepted event.
+    /// </summary>
     public RedisKey Turn(string turnId) => $"{Prefix}turn:{turnId}";
 
     /// <summary>List of a turn's serialized events in order (the resume buffer), short-lived.</summary>

@@ -15,7 +15,8 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, RedisKeys ke
 {
     private const string PrincipalField = "principal";
 
-    // KEYS: session, history, lock, turn. ARGV: principal, turn id, lock ttl ms, turn ttl ms, session id.
+    // KEYS: session, history, lock, turn. ARGV: principal, turn id, lock ttl ms, turn ttl ms, session id, buffer epoch.
+    // The turn record starts an empty resume buffer: epoch, first = 1, last = 0 (see TurnEventBuffer).
     private const string BeginTurnScript = """
         if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HGET', KEYS[1], 'principal') ~= ARGV[1] then
           return {'missing'}
@@ -23,7 +24,7 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, RedisKeys ke
         if not redis.call('SET', KEYS[3], ARGV[2], 'NX', 'PX', ARGV[3]) then
           return {'busy'}
         end
-        redis.call('HSET', KEYS[4], 'session', ARGV[5], 'principal', ARGV[1], 'state', 'running')
+        redis.call('HSET', KEYS[4], 'session', ARGV[5], 'principal', ARGV[1], 'state', 'running', 'epoch', ARGV[6], 'first', 1, 'last', 0)
         redis.call('PEXPIRE', KEYS[4], ARGV[4])
         return {'ok', redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[2], 0, -1)}
         """;
@@ -87,6 +88,21 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, RedisKeys ke
         return redis.call('HGETALL', KEYS[1])
         """;
 
+    // KEYS: session, history. ARGV: principal, limit (0 = all), before (-1 = the newest page).
+    // Returns nil for a session that is missing or someone else's, else {total, first index, messages}.
+    private const string HistoryPageScript = """
+        if redis.call('HGET', KEYS[1], 'principal') ~= ARGV[1] then
+          return nil
+        end
+        local total = redis.call('LLEN', KEYS[2])
+        local stop = tonumber(ARGV[3])
+        if stop < 0 or stop > total then stop = total end
+        local start = 0
+        if tonumber(ARGV[2]) > 0 then start = math.max(0, stop - tonumber(ARGV[2])) end
+        if stop <= start then return {total, stop, {}} end
+        return {total, start, redis.call('LRANGE', KEYS[2], start, stop - 1)}
+        """;
+
     private IDatabase Db => redis.GetDatabase();
 
     private SessionLimitsOptions Options => options.Value.Sessions;
@@ -128,14 +144,25 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, RedisKeys ke
         return session is not null && session.Principal == principal ? session : null;
     }
 
-    public async Task<IReadOnlyList<StoredMessage>?> GetHistoryAsync(string sessionId, string principal, CancellationToken cancellationToken)
+    /// <summary>
+    /// One page of a session's history, owner-checked: at most <paramref name="limit"/> messages (0 = all) ending just
+    /// before index <paramref name="before"/> (null = the newest). Null when the session is missing or not the
+    /// principal's. One atomic script, so the total and the page agree even while a turn appends.
+    /// </summary>
+    public async Task<HistoryPage?> GetHistoryAsync(
+        string sessionId, string principal, int limit, int? before, CancellationToken cancellationToken)
     {
-        var batch = Db.CreateBatch();
-        var owner = batch.HashGetAsync(keys.Session(sessionId), PrincipalField);
-        var history = batch.ListRangeAsync(keys.History(sessionId));
-        batch.Execute();
-        await Task.WhenAll(owner, history).WaitAsync(cancellationToken);
-        return owner.Result.IsNull || owner.Result != principal ? null : history.Result.Select(ParseMessage).ToList();
+        var result = await Db.ScriptEvaluateAsync(HistoryPageScript,
+            [keys.Session(sessionId), keys.History(sessionId)],
+            [principal, limit, before ?? -1]).WaitAsync(cancellationToken);
+        if (result.IsNull)
+        {
+            return null;
+        }
+
+        var parts = (RedisResult[])result!;
+        var messages = ((RedisResult[])parts[2]!).Select(r => ParseMessage((RedisValue)r)).ToList();
+        return new HistoryPage(messages, (int)parts[0], (int)parts[1]);
     }
 
     public async Task<SessionPage> ListAsync(string principal, int offset, int pageSize, CancellationToken cancellationToken)
@@ -144,9 +171,11 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, RedisKeys ke
         var ids = await Db.SortedSetRangeByRankAsync(index, offset, offset + pageSize - 1, Order.Descending).WaitAsync(cancellationToken);
         var batch = Db.CreateBatch();
         var reads = ids.Select(id => batch.HashGetAllAsync(keys.Session(id.ToString()))).ToList();
+        // The first stored message is the session's first user message: its title in a list.
+        var firsts = ids.Select(id => batch.ListGetByIndexAsync(keys.History(id.ToString()), 0)).ToList();
         var total = batch.SortedSetLengthAsync(index);
         batch.Execute();
-        await Task.WhenAll(reads.Append<Task>(total)).WaitAsync(cancellationToken);
+        await Task.WhenAll(reads.Concat<Task>(firsts).Append(total)).WaitAsync(cancellationToken);
 
         // Sessions expire by key TTL; the index forgets them lazily, here, when a listing finds them gone.
         var sessions = new List<SessionRecord>();
@@ -155,7 +184,7 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, RedisKeys ke
         {
             if (Parse(reads[i].Result) is { } session)
             {
-                sessions.Add(session);
+                sessions.Add(firsts[i].Result.IsNull ? session : session with { Title = SessionTitle.From(ParseMessage(firsts[i].Result).Text) });
             }
             else
             {
@@ -191,11 +220,11 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, RedisKeys ke
 
     /// <summary>Checks the owner, takes the session's turn lock and reads the session and its history: one round trip.</summary>
     public async Task<(BeginTurnOutcome Outcome, TurnStart? Start)> BeginTurnAsync(
-        string sessionId, string principal, string turnId, TimeSpan turnTtl, CancellationToken cancellationToken)
+        string sessionId, string principal, string turnId, string epoch, TimeSpan turnTtl, CancellationToken cancellationToken)
     {
         var result = await Db.ScriptEvaluateAsync(BeginTurnScript,
             [keys.Session(sessionId), keys.History(sessionId), keys.TurnLock(sessionId), keys.Turn(turnId)],
-            [principal, turnId, (long)Options.TurnLockTimeout.TotalMilliseconds, (long)turnTtl.TotalMilliseconds, sessionId])
+            [principal, turnId, (long)Options.TurnLockTimeout.TotalMilliseconds, (long)turnTtl.TotalMilliseconds, sessionId, epoch])
             .WaitAsync(cancellationToken);
         var parts = (RedisResult[])result!;
         switch ((string?)parts[0])

@@ -13,7 +13,11 @@ public sealed record SessionRecord(
     DateTimeOffset UpdatedAt,
     int MessageCount,
     int UserMessages,
-    int ModelMessages);
+    int ModelMessages)
+{
+    /// <summary>Listings only: the first user message, shortened (<see cref="SessionTitle"/>); null when none.</summary>
+    public string? Title { get; init; }
+}
 
 /// <summary>One stored history message (a JSON element of the session's Redis list).</summary>
 public sealed record StoredMessage(
@@ -38,6 +42,9 @@ public enum BeginTurnOutcome
     SessionNotFound,
     TurnAlreadyRunning,
 }
+
+/// <summary>One page of a session's history (oldest first), the stored total and the index of its first message.</summary>
+public sealed record HistoryPage(IReadOnlyList<StoredMessage> Messages, int Total, int FirstIndex);
 
 /// <summary>One page of a principal's sessions, newest first.</summary>
 public sealed record SessionPage(IReadOnlyList<SessionRecord> Sessions, int Total, int? NextOffset);

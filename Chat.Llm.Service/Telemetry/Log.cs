@@ -34,4 +34,7 @@ internal static partial class Log
 
     [LoggerMessage(10, LogLevel.Warning, "Subscribing to turn cancellations failed")]
     public static partial void CancelSubscriptionFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(12, LogLevel.Warning, "Turn {TurnId}: its resume buffer was lost in Redis; started again at sequence {Sequence} under a new epoch")]
+    public static partial void BufferRecreated(ILogger logger, string turnId, long sequence);
 }

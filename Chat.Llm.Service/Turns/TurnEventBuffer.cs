@@ -1,5 +1,7 @@
+using System.Security.Cryptography;
 using System.Threading.Channels;
 using Chat.Contracts.Llm.V1;
+using Chat.Llm.Service.Models;
 using Chat.Llm.Service.Sessions;
 using Chat.Llm.Service.Telemetry;
 using Google.Protobuf;
@@ -9,33 +11,83 @@ namespace Chat.Llm.Service.Turns;
 
 /// <summary>
 /// Writes one turn's events to Redis in batches (at most one write per flush interval or per batch size, never one
-/// per token): RPUSH to the turn's event list (the resume buffer, short TTL) and PUBLISH of the same batch on the
-/// turn's channel (the live tail for resumers on any replica). Writes are pipelined off the streaming path.
+/// per token): RPUSH to the turn's event list (the resume buffer) and PUBLISH of the same batch on the turn's channel
+/// (the live tail for resumers on any replica), in one script off the streaming path.
+/// <para>
+/// The buffer has an epoch (in the turn record, with the first and last sequence it holds). The script checks that
+/// the buffer it writes to is still that one (record there, epoch unchanged, as many events held as it says); when
+/// not (Redis lost the keys: a restart without persistence, a failover, eviction), it starts the buffer again from
+/// this batch under a new epoch, so a resumer's old position is never taken for a position in it. It keeps at most
+/// <c>MaxBufferedEvents</c> (the oldest are trimmed, and <c>first</c> moves) and refreshes the time to live with
+/// every batch, so a buffer expires <c>BufferTtl</c> after the turn's last event.
+/// </para>
 /// </summary>
 public sealed class TurnEventBuffer
 {
+    // KEYS: turn record, event list.
+    // ARGV: epoch, ttl ms, max events, principal, session, new epoch, accepted (TurnAccepted bytes), channel,
+    //       batch (length-delimited), first sequence, last sequence, events...
+    private const string FlushScript = """
+        local epoch = redis.call('HGET', KEYS[1], 'epoch')
+        local first = tonumber(redis.call('HGET', KEYS[1], 'first') or '-1')
+        local last = tonumber(redis.call('HGET', KEYS[1], 'last') or '-1')
+        if epoch ~= ARGV[1] or first < 0 or last < 0 or redis.call('LLEN', KEYS[2]) ~= last - first + 1 then
+          epoch = ARGV[6]
+          redis.call('DEL', KEYS[2])
+          redis.call('HSET', KEYS[1], 'session', ARGV[5], 'principal', ARGV[4], 'epoch', epoch, 'first', ARGV[10])
+          redis.call('HSETNX', KEYS[1], 'state', 'running')
+        end
+        if ARGV[7] ~= '' then
+          redis.call('HSETNX', KEYS[1], 'accepted', ARGV[7])
+        end
+        for i = 12, #ARGV, 1000 do
+          redis.call('RPUSH', KEYS[2], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+        end
+        redis.call('HSET', KEYS[1], 'last', ARGV[11])
+        local held = redis.call('LLEN', KEYS[2])
+        local max = tonumber(ARGV[3])
+        if held > max then
+          redis.call('LTRIM', KEYS[2], held - max, -1)
+          redis.call('HINCRBY', KEYS[1], 'first', held - max)
+        end
+        redis.call('PEXPIRE', KEYS[1], ARGV[2])
+        redis.call('PEXPIRE', KEYS[2], ARGV[2])
+        redis.call('PUBLISH', ARGV[8], ARGV[9])
+        return epoch
+        """;
+
     private readonly Channel<TurnEvent> _pending = Channel.CreateUnbounded<TurnEvent>(new() { SingleReader = true, SingleWriter = true });
     private readonly IConnectionMultiplexer _redis;
     private readonly RedisKeys _keys;
-    private readonly string _turnId;
+    private readonly TurnBufferIdentity _turn;
+    private readonly LocalTurnFeed _feed;
     private readonly TimeSpan _ttl;
     private readonly TimeSpan _flushInterval;
     private readonly int _maxBatch;
+    private readonly int _maxEvents;
     private readonly ILogger _logger;
     private readonly Task _flushing;
-    private bool _expirySet;
+    private string _epoch;
+    private byte[] _accepted = [];
 
-    public TurnEventBuffer(IConnectionMultiplexer redis, RedisKeys keys, string turnId, TimeSpan ttl, TimeSpan flushInterval, int maxBatch, ILogger logger)
+    public TurnEventBuffer(
+        IConnectionMultiplexer redis, RedisKeys keys, TurnBufferIdentity turn, LocalTurnFeed feed, ResumeOptions options, ILogger logger)
     {
         _redis = redis;
         _keys = keys;
-        _turnId = turnId;
-        _ttl = ttl;
-        _flushInterval = flushInterval;
-        _maxBatch = maxBatch;
+        _turn = turn;
+        _feed = feed;
+        _epoch = turn.Epoch;
+        _ttl = options.BufferTtl;
+        _flushInterval = TimeSpan.FromMilliseconds(options.FlushIntervalMs);
+        _maxBatch = options.MaxBatchEvents;
+        _maxEvents = options.MaxBufferedEvents;
         _logger = logger;
         _flushing = Task.Run(FlushLoopAsync);
     }
+
+    /// <summary>A new epoch for a turn's buffer: short, random (it only has to differ from the one before).</summary>
+    public static string NewEpoch() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
 
     public void Add(TurnEvent turnEvent) => _pending.Writer.TryWrite(turnEvent);
 
@@ -98,26 +150,51 @@ public sealed class TurnEventBuffer
 
     private async Task WriteAsync(List<TurnEvent> batch)
     {
+        if (_accepted.Length == 0 && batch[0].Accepted is { } accepted)
+        {
+            _accepted = accepted.ToByteArray();
+        }
+
+        var args = new RedisValue[11 + batch.Count];
+        args[0] = _epoch;
+        args[1] = (long)_ttl.TotalMilliseconds;
+        args[2] = _maxEvents;
+        args[3] = _turn.Principal;
+        args[4] = _turn.SessionId;
+        args[5] = NewEpoch();
+        args[6] = _accepted;
+        args[7] = _keys.TurnChannel(_turn.TurnId).ToString();
+        args[8] = EncodeBatch(batch);
+        args[9] = batch[0].Sequence;
+        args[10] = batch[^1].Sequence;
+        for (var i = 0; i < batch.Count; i++)
+        {
+            args[11 + i] = batch[i].ToByteArray();
+        }
+
         try
         {
-            var db = _redis.GetDatabase();
-            var pipeline = db.CreateBatch();
-            var eventsKey = _keys.TurnEvents(_turnId);
-            var push = pipeline.ListRightPushAsync(eventsKey, batch.Select(e => (RedisValue)e.ToByteArray()).ToArray());
-            // The list keeps its TTL across later pushes: set it with the first batch only.
-            var expire = _expirySet ? Task.CompletedTask : pipeline.KeyExpireAsync(eventsKey, _ttl);
-            var publish = pipeline.PublishAsync(_keys.TurnChannel(_turnId), EncodeBatch(batch));
-            pipeline.Execute();
-            await Task.WhenAll(push, expire, publish);
-            _expirySet = true;
+            var epoch = (string?)await _redis.GetDatabase().ScriptEvaluateAsync(
+                FlushScript, [_keys.Turn(_turn.TurnId), _keys.TurnEvents(_turn.TurnId)], args);
+            if (epoch is not null && epoch != _epoch)
+            {
+                // The keys were lost: the buffer starts again from this batch, under a new epoch.
+                Log.BufferRecreated(_logger, _turn.TurnId, batch[0].Sequence);
+                _epoch = epoch;
+                _feed.EpochChanged(epoch);
+            }
         }
         catch (Exception exception) when (exception is RedisException or TimeoutException)
         {
-            // The caller on this replica still gets every event; only resuming elsewhere loses this batch.
-            Log.BufferWriteFailed(_logger, exception, _turnId);
+            // The caller on this replica still gets every event; only resuming elsewhere loses this batch (the next
+            // batch finds the buffer short of it and starts a new epoch).
+            Log.BufferWriteFailed(_logger, exception, _turn.TurnId);
         }
     }
 
     public static bool IsTerminal(TurnEvent turnEvent) =>
         turnEvent.KindCase is TurnEvent.KindOneofCase.Completed or TurnEvent.KindOneofCase.Error;
 }
+
+/// <summary>What a turn's buffer records about it, so it can be recreated whole (see <see cref="TurnEventBuffer"/>).</summary>
+public sealed record TurnBufferIdentity(string TurnId, string SessionId, string Principal, string Epoch);

@@ -27,7 +27,8 @@ public sealed class TurnRegistry(IConnectionMultiplexer redis, RedisKeys keys, R
 
     public void Unregister(string turnId) => _running.TryRemove(turnId, out _);
 
-    public LocalTurnFeed AddFeed(string turnId, string principal) => _feeds[turnId] = new LocalTurnFeed(principal);
+    public LocalTurnFeed AddFeed(string turnId, string sessionId, string principal, string epoch, int maxEvents) =>
+        _feeds[turnId] = new LocalTurnFeed(turnId, sessionId, principal, epoch, maxEvents);
 
     /// <summary>Called once the turn's Redis buffer is complete: later resumers read it there.</summary>
     public void RemoveFeed(string turnId) => _feeds.TryRemove(turnId, out _);

@@ -14,29 +14,35 @@ namespace Chat.Llm.Service.Turns;
 /// Replays a turn and follows its live tail. A turn running on this replica is followed in memory (every event at
 /// once, no Redis). Any other is replayed from its Redis buffer, then followed on the turn's channel in the batches
 /// the buffer is written in: it subscribes before reading the buffer, so no batch falls between the two, and passes
-/// each sequence number once.
+/// each sequence number once. With a status report, both say first what <see cref="ResumePlan"/> decides.
 /// </summary>
 public sealed class TurnResumer(IConnectionMultiplexer redis, RedisKeys keys, TurnRegistry registry, IOptions<LlmOptions> options)
 {
-    public IAsyncEnumerable<TurnEvent> ResumeAsync(string turnId, long afterSequence, string principal, CancellationToken cancellationToken)
+    public IAsyncEnumerable<TurnEvent> ResumeAsync(string turnId, long afterSequence, string principal, CancellationToken cancellationToken) =>
+        ResumeAsync(turnId, afterSequence, "", reportStatus: false, principal, cancellationToken);
+
+    /// <param name="requestedEpoch">The epoch <paramref name="afterSequence"/> belongs to; empty: not checked.</param>
+    /// <param name="reportStatus">Start with a <see cref="ResumeStatus"/> (see <see cref="ResumePlan"/>).</param>
+    public IAsyncEnumerable<TurnEvent> ResumeAsync(
+        string turnId, long afterSequence, string requestedEpoch, bool reportStatus, string principal, CancellationToken cancellationToken)
     {
         if (registry.TryGetFeed(turnId, out var feed))
         {
             return feed.Principal == principal
-                ? feed.FollowAsync(afterSequence, cancellationToken)
+                ? feed.FollowAsync(afterSequence, requestedEpoch, reportStatus, cancellationToken)
                 : throw RpcErrors.TurnNotFound();
         }
 
-        return ResumeFromRedisAsync(turnId, afterSequence, principal, cancellationToken);
+        return ResumeFromRedisAsync(turnId, afterSequence, requestedEpoch, reportStatus, principal, cancellationToken);
     }
 
     private async IAsyncEnumerable<TurnEvent> ResumeFromRedisAsync(
-        string turnId, long afterSequence, string principal, [EnumeratorCancellation] CancellationToken cancellationToken)
+        string turnId, long afterSequence, string requestedEpoch, bool reportStatus, string principal,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var db = redis.GetDatabase();
         var meta = await db.HashGetAllAsync(keys.Turn(turnId)).WaitAsync(cancellationToken);
-        var owner = meta.FirstOrDefault(e => e.Name == "principal").Value;
-        if (meta.Length == 0 || owner.IsNull || owner != principal)
+        if (!IsOwner(meta, principal))
         {
             throw RpcErrors.TurnNotFound();
         }
@@ -48,11 +54,38 @@ public sealed class TurnResumer(IConnectionMultiplexer redis, RedisKeys keys, Tu
         await subscriber.SubscribeAsync(channel, handler).WaitAsync(cancellationToken);
         try
         {
-            var last = afterSequence;
-            var buffered = await db.ListRangeAsync(keys.TurnEvents(turnId)).WaitAsync(cancellationToken);
-            foreach (var value in buffered)
+            // The record and the list together (one transaction), so the epoch and positions describe these events.
+            var read = db.CreateTransaction();
+            var record = read.HashGetAllAsync(keys.Turn(turnId));
+            var list = read.ListRangeAsync(keys.TurnEvents(turnId));
+            await read.ExecuteAsync().WaitAsync(cancellationToken);
+            meta = await record;
+            if (!IsOwner(meta, principal))
             {
-                var turnEvent = TurnEvent.Parser.ParseFrom((byte[])value!);
+                throw RpcErrors.TurnNotFound();
+            }
+
+            var buffered = (await list).Select(value => TurnEvent.Parser.ParseFrom((byte[])value!)).ToList();
+            var replayAfter = afterSequence;
+            if (reportStatus)
+            {
+                var fields = meta.ToDictionary(e => e.Name.ToString(), e => e.Value);
+                var lastHeld = buffered.Count > 0 ? buffered[^1].Sequence : (long)fields.GetValueOrDefault("last", 0);
+                var firstHeld = buffered.Count > 0 ? buffered[0].Sequence : lastHeld + 1;
+                var epoch = fields.GetValueOrDefault("epoch").ToString();
+                // The acceptance (the turn's session) from the buffer, else from the record; before the first batch is
+                // written, only the session is known (the acceptance itself then follows in the live tail).
+                var accepted = buffered.Count > 0 && buffered[0].Accepted is { } first ? first
+                    : fields.GetValueOrDefault("accepted") is { IsNullOrEmpty: false } bytes ? TurnAccepted.Parser.ParseFrom((byte[])bytes!)
+                    : new TurnAccepted { SessionId = fields.GetValueOrDefault("session").ToString(), Epoch = epoch };
+                (var status, replayAfter) = ResumePlan.Decide(afterSequence, requestedEpoch, epoch,
+                    firstHeld, lastHeld, buffered.Count > 0 && TurnEventBuffer.IsTerminal(buffered[^1]), accepted);
+                yield return ResumePlan.ToEvent(turnId, status);
+            }
+
+            var last = replayAfter;
+            foreach (var turnEvent in buffered)
+            {
                 if (turnEvent.Sequence > last)
                 {
                     last = turnEvent.Sequence;
@@ -65,6 +98,9 @@ public sealed class TurnResumer(IConnectionMultiplexer redis, RedisKeys keys, Tu
                     yield break;
                 }
             }
+
+            // Past the buffer, only what comes after what it held (a batch published while it was read is in both).
+            last = Math.Max(last, buffered.Count > 0 ? buffered[^1].Sequence : 0);
 
             // A turn whose replica died never ends: give up after a long silence.
             var silence = options.Value.Resume.SilenceTimeout;
@@ -101,6 +137,12 @@ public sealed class TurnResumer(IConnectionMultiplexer redis, RedisKeys keys, Tu
         {
             await subscriber.UnsubscribeAsync(channel, handler);
         }
+    }
+
+    private static bool IsOwner(HashEntry[] meta, string principal)
+    {
+        var owner = meta.FirstOrDefault(e => e.Name == "principal").Value;
+        return meta.Length > 0 && !owner.IsNull && owner == principal;
     }
 
     /// <summary>Cancels a running turn wherever it runs; false when it is unknown, another's, or already over.</summary>

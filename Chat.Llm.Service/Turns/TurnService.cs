@@ -46,6 +46,7 @@ public sealed class TurnService(
         RequestValidation.ValidateMessage(request.Message, Options.Sessions.MaxMessageBytes);
         var principal = request.Principal ?? "";
         var turnId = Guid.NewGuid().ToString("N");
+        var epoch = TurnEventBuffer.NewEpoch();
         var resumeTtl = Options.Resume.BufferTtl;
 
         var sessionCreated = false;
@@ -60,12 +61,12 @@ public sealed class TurnService(
             sessionId = RequestValidation.ParseSessionId(request.SessionId);
         }
 
-        var (outcome, start) = await store.BeginTurnAsync(sessionId, principal, turnId, resumeTtl, callerToken);
+        var (outcome, start) = await store.BeginTurnAsync(sessionId, principal, turnId, epoch, resumeTtl, callerToken);
         if (outcome == BeginTurnOutcome.SessionNotFound && request.CreateIfMissing && !sessionCreated)
         {
             sessionId = (await CreateSessionAsync(request, principal, callerToken)).Id;
             sessionCreated = true;
-            (outcome, start) = await store.BeginTurnAsync(sessionId, principal, turnId, resumeTtl, callerToken);
+            (outcome, start) = await store.BeginTurnAsync(sessionId, principal, turnId, epoch, resumeTtl, callerToken);
         }
 
         switch (outcome)
@@ -83,7 +84,7 @@ public sealed class TurnService(
         registry.Register(turnId, cancellation);
 
         var events = Channel.CreateUnbounded<TurnEvent>(new() { SingleReader = true, SingleWriter = true });
-        var run = new TurnRun(turnId, start!.Session with { }, sessionCreated, request, start.History, events.Writer, cancellation);
+        var run = new TurnRun(turnId, epoch, start!.Session with { }, sessionCreated, request, start.History, events.Writer, cancellation);
         _ = Task.Run(() => RunAsync(run), CancellationToken.None);
         return events.Reader;
     }
@@ -94,6 +95,7 @@ public sealed class TurnService(
 
     private sealed record TurnRun(
         string TurnId,
+        string Epoch,
         SessionRecord Session,
         bool SessionCreated,
         TurnRequest Request,
@@ -111,9 +113,9 @@ public sealed class TurnService(
         activity?.SetTag("gen_ai.request.model", session.Model);
         telemetry.ActiveTurns.Add(1);
 
-        var buffer = new TurnEventBuffer(redis, keys, run.TurnId, Options.Resume.BufferTtl,
-            TimeSpan.FromMilliseconds(Options.Resume.FlushIntervalMs), Options.Resume.MaxBatchEvents, logger);
-        var feed = registry.AddFeed(run.TurnId, run.Request.Principal ?? "");
+        var principal = run.Request.Principal ?? "";
+        var feed = registry.AddFeed(run.TurnId, session.Id, principal, run.Epoch, Options.Resume.MaxBufferedEvents);
+        var buffer = new TurnEventBuffer(redis, keys, new TurnBufferIdentity(run.TurnId, session.Id, principal, run.Epoch), feed, Options.Resume, logger);
         long sequence = 0;
         void Emit(TurnEvent turnEvent)
         {
@@ -139,6 +141,7 @@ public sealed class TurnService(
                 ContextMessages = historyCount,
                 MessageCount = session.MessageCount,
                 StartedAt = Timestamp.FromDateTimeOffset(startedAt),
+                Epoch = run.Epoch,
             },
         });
 
@@ -232,7 +235,7 @@ public sealed class TurnService(
             SessionId = session.Id,
             Type = "message_added",
             MessageCount = messageCount,
-            LastMessagePreview = Preview(modelMessage.Text),
+            LastMessagePreview = Preview(userMessage.Text),
             Origin = $"llm/{replica.InstanceId}",
             At = Timestamp.FromDateTimeOffset(time.GetUtcNow()),
             Principal = session.Principal,
@@ -364,9 +367,17 @@ public sealed class TurnService(
     internal static string FinishReasonName(ChatFinishReason? reason) =>
         reason is null ? "stop" : reason.Value.Value.ToLowerInvariant();
 
+    /// <summary>The original's <c>last_message_preview</c>: the user's message, its first 50 characters and "..." past that.</summary>
     private static string Preview(string text)
     {
-        var oneLine = text.ReplaceLineEndings(" ");
-        return oneLine.Length <= 100 ? oneLine : oneLine[..100];
+        const int Length = 50;
+        if (text.Length <= Length)
+        {
+            return text;
+        }
+
+        // Never half a surrogate pair.
+        var cut = char.IsHighSurrogate(text[Length - 1]) ? Length - 1 : Length;
+        return string.Concat(text.AsSpan(0, cut), "...");
     }
 }

@@ -18,8 +18,11 @@ public static class RestChatApi
 
         group.MapPost("/", Chat)
             .WithSummary("Send a message; the reply comes back whole")
-            .WithDescription("No or an unknown session_id starts a new session (is_new_session tells).")
+            .WithDescription(
+                "No or an unknown session_id starts a new session (is_new_session tells). With X-Chat-Strict-Session: true " +
+                "(or ?strict_session=true) an unknown session_id is 404 (code session_not_found) and nothing is created.")
             .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
@@ -40,7 +43,13 @@ public static class RestChatApi
             return problem!;
         }
 
-        var turn = LlmCalls.NewTurn(message, request.SessionId, request.ModelId, context.GetChatPrincipal(), detach: false);
+        var strict = StrictSession.IsRequested(context.Request);
+        if (strict && StrictSession.CannotExist(request.SessionId))
+        {
+            return StrictSession.NotFound(request.SessionId);
+        }
+
+        var turn = LlmCalls.NewTurn(message, request.SessionId, request.ModelId, context.GetChatPrincipal(), detach: false, strict);
         TurnAccepted? accepted = null;
         try
         {
@@ -60,6 +69,10 @@ public static class RestChatApi
                         return TypedResults.Ok(ToResponse(turnEvent.TurnId, accepted, turnEvent.Completed, started));
                 }
             }
+        }
+        catch (RpcException exception) when (strict && exception.StatusCode == StatusCode.NotFound)
+        {
+            return StrictSession.NotFound(request.SessionId);
         }
         catch (RpcException exception)
         {

@@ -32,12 +32,17 @@ public static class SseChatApi
             .WithDescription(
                 "Events (event: name, id: <turn_id>:<sequence>, data: the original's JSON object): session_info, status, " +
                 "chunk (is_final=false per model delta, then an empty one with is_final=true), complete, or error. " +
-                "The turn keeps running if the client leaves; resume with GET /chat/turns/{turn_id}/events and Last-Event-ID.")
+                "The turn keeps running if the client leaves; resume with GET /chat/turns/{turn_id}/events and Last-Event-ID. " +
+                "With X-Chat-Strict-Session: true (or ?strict_session=true) an unknown session_id is 404 (code " +
+                "session_not_found) before any event, and nothing is created.")
+            .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status429TooManyRequests);
 
         group.MapPost("/turns", StartTurn)
             .WithSummary("Start a turn; stream it with GET on the returned events_url")
+            .WithDescription("The strict-session flag works as on POST /chat/stream.")
+            .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status429TooManyRequests);
 
@@ -70,7 +75,7 @@ public static class SseChatApi
             return start.Problem;
         }
 
-        return new SseTurnStream(start.Call!, start.Accepted!, start.Accepted!.Accepted, skipFrames: 0, started);
+        return new SseTurnStream(start.Call!, start.Accepted!, start.Accepted!.Accepted, skipFrames: 0, started, start.Accepted!.Accepted.Epoch);
     }
 
     public static async Task<Results<Accepted<TurnStarted>, ProblemHttpResult>> StartTurn(
@@ -110,81 +115,80 @@ public static class SseChatApi
         [FromHeader(Name = "Last-Event-ID")] string? lastEventIdHeader,
         [FromQuery(Name = "last_event_id")] string? lastEventIdQuery)
     {
-        if (!SseEventId.TryParse(lastEventIdHeader ?? lastEventIdQuery, turnId, out var resumeAt))
+        var lastEventId = lastEventIdHeader ?? lastEventIdQuery;
+        if (!SseEventId.TryParse(lastEventId, turnId, out var resumeAt))
         {
-            return LlmProblems.BadRequest($"Last-Event-ID must be \"{turnId}:<sequence>\"");
+            return LlmProblems.BadRequest($"Last-Event-ID must be \"{turnId}:<sequence>@<epoch>\"");
         }
 
-        var principal = context.GetChatPrincipal();
+        var resuming = !string.IsNullOrWhiteSpace(lastEventId);
         var cancellationToken = context.RequestAborted;
+        // The LLM service says first whether everything after the client's position follows, with the turn's session
+        // (for session_info/complete/error) and epoch; then the events after it. A client that already has the last
+        // event gets it again.
+        var call = llm.ResumeTurn(
+            new ResumeTurnRequest
+            {
+                TurnId = turnId,
+                AfterSequence = resumeAt.AfterSequence,
+                Epoch = resumeAt.Epoch ?? "",
+                ReportStatus = true,
+                Principal = context.GetChatPrincipal(),
+            },
+            options.Value.Turn(cancellationToken));
         try
         {
-            // The session the turn runs on (for session_info/complete/error) is in its first event: when resuming
-            // well past it, ask for that event alone.
-            TurnAccepted? accepted = null;
-            if (resumeAt.AfterSequence >= 2)
-            {
-                using var head = llm.ResumeTurn(
-                    new ResumeTurnRequest { TurnId = turnId, AfterSequence = 0, Principal = principal },
-                    options.Value.Turn(cancellationToken));
-                if (!await head.ResponseStream.MoveNext(cancellationToken) || head.ResponseStream.Current.Accepted is not { } first)
-                {
-                    return NotFound(context);
-                }
-
-                accepted = first;
-            }
-
-            // Ask from one event before the client's last: if that one is the turn's end, the client has it all
-            // (and ResumeTurn past a turn's end would wait for a tail that never comes).
-            var call = llm.ResumeTurn(
-                new ResumeTurnRequest { TurnId = turnId, AfterSequence = Math.Max(0, resumeAt.AfterSequence - 1), Principal = principal },
-                options.Value.Turn(cancellationToken));
-            TurnEvent? firstEvent = null;
-            try
-            {
-                while (await call.ResponseStream.MoveNext(cancellationToken))
-                {
-                    var turnEvent = call.ResponseStream.Current;
-                    accepted ??= turnEvent.Accepted;
-                    if (turnEvent.Sequence > resumeAt.AfterSequence)
-                    {
-                        firstEvent = turnEvent;
-                        break;
-                    }
-
-                    if (turnEvent.KindCase is TurnEvent.KindOneofCase.Completed or TurnEvent.KindOneofCase.Error)
-                    {
-                        break;
-                    }
-                }
-            }
-            catch
+            if (!await call.ResponseStream.MoveNext(cancellationToken) || call.ResponseStream.Current.Resume is not { } status
+                || !await call.ResponseStream.MoveNext(cancellationToken))
             {
                 call.Dispose();
-                throw;
+                return Expired(turnId);
             }
 
-            if (firstEvent is null)
+            var first = call.ResponseStream.Current;
+            if (status.Recovered && first.Sequence <= resumeAt.AfterSequence)
             {
                 // Nothing after the client's last event: the turn is over and it has all of it.
                 call.Dispose();
                 return TypedResults.NoContent();
             }
 
-            if (accepted is null)
+            if ((first.Accepted ?? status.Accepted) is not { } accepted)
             {
                 call.Dispose();
-                return NotFound(context);
+                return Expired(turnId);
             }
 
-            return new SseTurnStream(call, firstEvent, accepted, resumeAt.SkipFrames, startedTimestamp: null);
+            // Frames of a partly seen event are skipped only where the client's position holds.
+            return new SseTurnStream(call, first, accepted, status.Recovered ? resumeAt.SkipFrames : 0, startedTimestamp: null, status.Epoch,
+                resuming || !status.Recovered ? status : null);
+        }
+        catch (RpcException exception) when (exception.StatusCode == StatusCode.NotFound)
+        {
+            call.Dispose();
+            return Expired(turnId);
         }
         catch (RpcException exception)
         {
+            call.Dispose();
             return LlmProblems.FromRpc(context, exception, TurnNotFound);
         }
     }
+
+    /// <summary>
+    /// 404 for a turn whose buffer is gone (expired, or never there): the resume's answer in HTTP's idiom, with
+    /// <c>recovered: false</c> and <c>reason: "expired"</c> as on every transport (docs/resume.md).
+    /// </summary>
+    private static ProblemHttpResult Expired(string turnId) => TypedResults.Problem(
+        detail: TurnNotFound,
+        statusCode: StatusCodes.Status404NotFound,
+        extensions: new Dictionary<string, object?>
+        {
+            ["grpc_status"] = "NOT_FOUND",
+            ["turn_id"] = turnId,
+            ["recovered"] = false,
+            ["reason"] = "expired",
+        });
 
     public static async Task<Ok<TurnCancelled>> CancelTurn(
         string turnId,
@@ -202,8 +206,14 @@ public static class SseChatApi
     private static async Task<(AsyncServerStreamingCall<TurnEvent>? Call, TurnEvent? Accepted, ProblemHttpResult? Problem)> StartAsync(
         HttpContext context, LlmService.LlmServiceClient llm, TransportOptions options, ChatRequest request, string message)
     {
+        var strict = StrictSession.IsRequested(context.Request);
+        if (strict && StrictSession.CannotExist(request.SessionId))
+        {
+            return (null, null, StrictSession.NotFound(request.SessionId));
+        }
+
         // Detached: the turn runs to its end in the LLM service even when this client goes, so it can be resumed.
-        var turn = LlmCalls.NewTurn(message, request.SessionId, request.ModelId, context.GetChatPrincipal(), detach: true);
+        var turn = LlmCalls.NewTurn(message, request.SessionId, request.ModelId, context.GetChatPrincipal(), detach: true, strict);
         var call = llm.StreamTurn(turn, options.Turn(context.RequestAborted));
         try
         {
@@ -216,7 +226,9 @@ public static class SseChatApi
         catch (RpcException exception)
         {
             call.Dispose();
-            return (null, null, LlmProblems.FromRpc(context, exception));
+            return (null, null, strict && exception.StatusCode == StatusCode.NotFound
+                ? StrictSession.NotFound(request.SessionId)
+                : LlmProblems.FromRpc(context, exception));
         }
 
         var first = call.ResponseStream.Current;
@@ -229,8 +241,6 @@ public static class SseChatApi
         return (call, first, null);
     }
 
-    private static ProblemHttpResult NotFound(HttpContext context) =>
-        LlmProblems.FromRpc(context, new RpcException(new Status(StatusCode.NotFound, TurnNotFound)), TurnNotFound);
 }
 
 /// <summary>

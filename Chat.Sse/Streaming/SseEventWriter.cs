@@ -20,6 +20,7 @@ public sealed class SseEventWriter : IAsyncDisposable
     private readonly PipeWriter _pipe;
     private readonly Utf8JsonWriter _json;
     private readonly byte[] _idPrefix;
+    private readonly byte[] _idSuffix;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly CancellationTokenSource _stop;
     private readonly TimeSpan _heartbeatInterval;
@@ -28,12 +29,15 @@ public sealed class SseEventWriter : IAsyncDisposable
     private Task _heartbeats = Task.CompletedTask;
 
     /// <param name="watchdog">Drops the stream when a flush (frames or heartbeat) stays pending too long.</param>
-    public SseEventWriter(PipeWriter pipe, string turnId, TimeSpan heartbeatInterval, StreamWriteWatchdog watchdog, CancellationToken cancellationToken)
+    /// <param name="epoch">The turn's resume buffer, appended to every id (<c>@epoch</c>); empty: none.</param>
+    public SseEventWriter(
+        PipeWriter pipe, string turnId, TimeSpan heartbeatInterval, StreamWriteWatchdog watchdog, CancellationToken cancellationToken, string epoch = "")
     {
         _pipe = pipe;
         _watchdog = watchdog;
         _json = new Utf8JsonWriter(pipe, OriginalEvents.WriterOptions);
         _idPrefix = Encoding.UTF8.GetBytes($"id: {turnId}:");
+        _idSuffix = Encoding.UTF8.GetBytes(epoch.Length > 0 ? $"@{epoch}\n" : "\n");
         _heartbeatInterval = heartbeatInterval;
         _stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
     }
@@ -54,7 +58,7 @@ public sealed class SseEventWriter : IAsyncDisposable
     public Task BeginAsync(CancellationToken cancellationToken) => _gate.WaitAsync(cancellationToken);
 
     /// <summary>
-    /// Starts a frame: its id (<c>turn:sequence</c>, or <c>turn:sequence.frame</c> when frame &gt; 0), its event
+    /// Starts a frame: its id (<c>turn:sequence@epoch</c>, or <c>turn:sequence.frame@epoch</c> when frame &gt; 0), its event
     /// name and <c>data: </c>; the caller writes the JSON object into the returned writer, then calls
     /// <see cref="EndFrame"/>. A negative sequence writes no id (a transport failure that must not move the client's
     /// resume point).
@@ -63,7 +67,7 @@ public sealed class SseEventWriter : IAsyncDisposable
     {
         if (sequence >= 0)
         {
-            var span = _pipe.GetSpan(_idPrefix.Length + 32);
+            var span = _pipe.GetSpan(_idPrefix.Length + _idSuffix.Length + 32);
             _idPrefix.CopyTo(span);
             var length = _idPrefix.Length;
             Utf8Formatter.TryFormat(sequence, span[length..], out var written);
@@ -75,7 +79,8 @@ public sealed class SseEventWriter : IAsyncDisposable
                 length += written;
             }
 
-            span[length++] = (byte)'\n';
+            _idSuffix.CopyTo(span[length..]);
+            length += _idSuffix.Length;
             _pipe.Advance(length);
         }
 

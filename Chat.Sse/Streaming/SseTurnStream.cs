@@ -31,6 +31,7 @@ public sealed partial class SseTurnStream : IResult, IEndpointMetadataProvider
     private static ReadOnlySpan<byte> ChunkEvent => "chunk"u8;
     private static ReadOnlySpan<byte> CompleteEvent => "complete"u8;
     private static ReadOnlySpan<byte> ErrorEvent => "error"u8;
+    private static ReadOnlySpan<byte> ResumeEvent => "resume"u8;
 
     private readonly AsyncServerStreamingCall<TurnEvent> _call;
     private readonly TurnEvent _first;
@@ -38,13 +39,19 @@ public sealed partial class SseTurnStream : IResult, IEndpointMetadataProvider
     private readonly string _turnId;
     private readonly int _skipFrames;
     private readonly long? _startedTimestamp;
+    private readonly string _epoch;
+    private readonly ResumeStatus? _resume;
 
     /// <param name="call">The turn's event stream, positioned after <paramref name="first"/>.</param>
     /// <param name="first">The first event to write.</param>
     /// <param name="accepted">The turn's accepted event (the session it runs on), also when resuming past it.</param>
     /// <param name="skipFrames">Frames of <paramref name="first"/> the client already has (from a Last-Event-ID).</param>
     /// <param name="startedTimestamp">When this request started, for processing_time; null uses the model's time (resumed streams).</param>
-    public SseTurnStream(AsyncServerStreamingCall<TurnEvent> call, TurnEvent first, TurnAccepted accepted, int skipFrames, long? startedTimestamp)
+    /// <param name="epoch">The turn's resume buffer (every id carries it).</param>
+    /// <param name="resume">The answer to a resume: said first, in a <c>resume</c> event without id.</param>
+    public SseTurnStream(
+        AsyncServerStreamingCall<TurnEvent> call, TurnEvent first, TurnAccepted accepted, int skipFrames, long? startedTimestamp,
+        string epoch, ResumeStatus? resume = null)
     {
         _call = call;
         _first = first;
@@ -52,6 +59,8 @@ public sealed partial class SseTurnStream : IResult, IEndpointMetadataProvider
         _turnId = first.TurnId;
         _skipFrames = skipFrames;
         _startedTimestamp = startedTimestamp;
+        _epoch = epoch;
+        _resume = resume;
     }
 
     public async Task ExecuteAsync(HttpContext context)
@@ -70,12 +79,22 @@ public sealed partial class SseTurnStream : IResult, IEndpointMetadataProvider
 
         context.Response.StartStreaming(ContentType);
         using var watchdog = StreamWriteWatchdog.For(context, Protocol);
-        await using var writer = new SseEventWriter(context.Response.BodyWriter, _turnId, options.HeartbeatInterval, watchdog, cancellationToken);
+        await using var writer = new SseEventWriter(context.Response.BodyWriter, _turnId, options.HeartbeatInterval, watchdog, cancellationToken, _epoch);
         Log.StreamStarted(logger, _turnId, _first.Sequence, _skipFrames);
 
         try
         {
             await writer.StartAsync(options.RetryInterval);
+            if (_resume is { } resume)
+            {
+                // Before any event of the resumed turn: whether every later one follows. No id, so it never moves the
+                // client's resume point.
+                await writer.BeginAsync(cancellationToken);
+                WriteResume(writer.BeginFrame(ResumeEvent, -1, 0), resume);
+                writer.EndFrame();
+                await writer.EndAsync(cancellationToken);
+            }
+
             var turnEvent = _first;
             var skip = _skipFrames;
             while (true)
@@ -178,6 +197,22 @@ public sealed partial class SseTurnStream : IResult, IEndpointMetadataProvider
             default:
                 return false;
         }
+    }
+
+    /// <summary><c>{type:"resume", turn_id, recovered, reason?, epoch}</c> (docs/resume.md).</summary>
+    private void WriteResume(System.Text.Json.Utf8JsonWriter json, ResumeStatus resume)
+    {
+        json.WriteStartObject();
+        json.WriteString("type", "resume");
+        json.WriteString("turn_id", _turnId);
+        json.WriteBoolean("recovered", resume.Recovered);
+        if (!resume.Recovered)
+        {
+            json.WriteString("reason", resume.Reason);
+        }
+
+        json.WriteString("epoch", resume.Epoch);
+        json.WriteEndObject();
     }
 
     /// <summary>

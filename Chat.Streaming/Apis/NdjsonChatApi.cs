@@ -21,8 +21,11 @@ public static class NdjsonChatApi
             .WithDescription(
                 "Lines in order: session_info, status, chunk (is_final=false, one per model delta, sent the moment it " +
                 "arrives), a last empty chunk with is_final=true, complete (with usage and timings). A failure after " +
-                "the stream started is an error line, then the stream ends. Refusals before it starts are ProblemDetails.")
+                "the stream started is an error line, then the stream ends. Refusals before it starts are ProblemDetails. " +
+                "With X-Chat-Strict-Session: true (or ?strict_session=true) an unknown session_id is 404 (code " +
+                "session_not_found) before any line, and nothing is created.")
             .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
@@ -43,7 +46,13 @@ public static class NdjsonChatApi
             return problem!;
         }
 
-        var turn = LlmCalls.NewTurn(message, request.SessionId, request.ModelId, context.GetChatPrincipal(), detach: false);
+        var strict = StrictSession.IsRequested(context.Request);
+        if (strict && StrictSession.CannotExist(request.SessionId))
+        {
+            return StrictSession.NotFound(request.SessionId);
+        }
+
+        var turn = LlmCalls.NewTurn(message, request.SessionId, request.ModelId, context.GetChatPrincipal(), detach: false, strict);
         var call = llm.StreamTurn(turn, options.Value.Turn(context.RequestAborted));
         try
         {
@@ -58,7 +67,9 @@ public static class NdjsonChatApi
         catch (RpcException exception)
         {
             call.Dispose();
-            return LlmProblems.FromRpc(context, exception);
+            return strict && exception.StatusCode == StatusCode.NotFound
+                ? StrictSession.NotFound(request.SessionId)
+                : LlmProblems.FromRpc(context, exception);
         }
 
         var first = call.ResponseStream.Current;

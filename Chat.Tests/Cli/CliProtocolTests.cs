@@ -170,6 +170,18 @@ public sealed class CliProtocolTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Send_WebSocketUpgradeRefused_ShowsTheStatusAndRetryAfter_Exits4()
+    {
+        _server.RefuseWebSocketUpgradesWith = 503;
+
+        var result = await CliRunner.RunAsync("", Args(Protocols.WebSocket, "send", "hi"));
+
+        Assert.Equal(ExitCodes.Unavailable, result.ExitCode);
+        Assert.Equal($"chat: ws://{_server.HttpUrl.Authority}/websocket/ws refused the WebSocket upgrade: ServiceUnavailable [HTTP 503] (retry after 5 s)\n",
+            result.Error.Replace("\r", ""));
+    }
+
+    [Fact]
     public async Task Repl_WithServerDown_ExitsWithReadableMessage()
     {
         var down = CliRunner.UnusedUrl();
@@ -217,7 +229,7 @@ public sealed class CliProtocolTests : IAsyncLifetime
         var info = await CliRunner.RunAsync("", Args(protocol, "info", "--session", session));
         Assert.Equal(ExitCodes.Success, info.ExitCode);
         Assert.Contains(session, info.Out);
-        Assert.Matches(@"message_count\s*│\s*0", info.Out);
+        Assert.Matches(@"Messages\s*│\s*0", info.Out);
 
         var health = await CliRunner.RunAsync("", Args(protocol, "health", "--json"));
         Assert.Equal("healthy", JsonDocument.Parse(health.Out).RootElement.GetProperty("status").GetString());

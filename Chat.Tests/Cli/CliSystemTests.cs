@@ -135,7 +135,7 @@ public sealed partial class CliSystemTests(AppHostFixture fixture)
 
         Assert.Equal(["rest", "streaming", "sse", "websocket", "grpc"], Summary().Matches(output).Select(m => m.Groups["transport"].Value));
         Assert.Equal(["10"], MessageCount().Matches(output).Select(m => m.Groups[1].Value));
-        Assert.Matches($@"session_id\s*│\s*{Regex.Escape(session)}", output);
+        Assert.Matches($@"Session\s*│\s*{Regex.Escape(session)}", output);
     }
 
     [Theory]
@@ -219,6 +219,6 @@ public sealed partial class CliSystemTests(AppHostFixture fixture)
     [GeneratedRegex(@"⏱ first token \d+\.\d\d s · total \d+\.\d\d s · (?<tokens>\d+) tokens · (?<messages>\d+) messages · (?<transport>\w+)")]
     private static partial Regex Summary();
 
-    [GeneratedRegex(@"message_count\s*│\s*(\d+)")]
+    [GeneratedRegex(@"Messages\s*│\s*(\d+)")]
     private static partial Regex MessageCount();
 }

@@ -21,7 +21,10 @@ namespace Chat.Tests.Cli;
 /// A small real server speaking the five public wire protocols exactly as docs and the transport branches define
 /// them (HTTP/1.1 under /rest, /streaming, /sse, /websocket; gRPC chat.ChatService on an h2c port), with a scripted
 /// model: the reply to "m" is the words "echo: m" one chunk each. It can drop the connection once after N chunks of
-/// a reply, which the real system cannot be made to do on demand — that is what the resume tests need it for.
+/// a reply, which the real system cannot be made to do on demand — that is what the resume tests need it for — and
+/// forget a session just before a chat message names it (as if it expired between the client's check and its turn).
+/// Chat with an unknown session id is get-or-create, as the real servers' (a new session, <c>is_new_session</c> /
+/// <c>session_created</c>), unless the request carries the strict-session flag: then it is "Session not found".
 /// </summary>
 public sealed class ScriptedChatServer : IAsyncDisposable
 {
@@ -29,6 +32,7 @@ public sealed class ScriptedChatServer : IAsyncDisposable
     private readonly ConcurrentDictionary<string, List<(string Role, string Text)>> _sessions = new();
     private readonly ConcurrentDictionary<string, Turn> _turns = new();
     private int _dropAfterChunks;
+    private int _forgetBeforeNextChat;
 
     private ScriptedChatServer()
     {
@@ -45,6 +49,15 @@ public sealed class ScriptedChatServer : IAsyncDisposable
 
     public int CancelRequests;
     public int ResumeRequests;
+
+    /// <summary>Chat requests (or WebSocket connections, gRPC calls) that carried the strict-session flag.</summary>
+    public int StrictRequests;
+
+    /// <summary>WebSocket upgrades are answered with this status (and Retry-After: 5), as the gateway refuses them when the service is down.</summary>
+    public int? RefuseWebSocketUpgradesWith { get; set; }
+
+    /// <summary>The next chat message's session is forgotten just before it is looked up.</summary>
+    public void ForgetSessionOnNextChat() => _forgetBeforeNextChat = 1;
 
     public IReadOnlyCollection<string> SessionIds => [.. _sessions.Keys];
 
@@ -77,26 +90,66 @@ public sealed class ScriptedChatServer : IAsyncDisposable
         await _app.DisposeAsync();
     }
 
-    private sealed class Turn(string id, string sessionId, IReadOnlyList<string> chunks)
+    private sealed class Turn(string id, string sessionId, IReadOnlyList<string> chunks, int messageCount)
     {
         public string Id { get; } = id;
         public string SessionId { get; } = sessionId;
         public IReadOnlyList<string> Chunks { get; } = chunks;
+
+        /// <summary>The session's messages once this turn's reply is stored.</summary>
+        public int MessageCount { get; } = messageCount;
         public CancellationTokenSource Cancelled { get; } = new();
     }
+
+    /// <summary>
+    /// The session a chat message runs on: the one named if known; else a new one (get-or-create), or none when the
+    /// request is strict. Also where a session is forgotten on request, right before the lookup.
+    /// </summary>
+    private (string? SessionId, bool IsNew) ResolveSession(string? requested, bool strict)
+    {
+        if (strict)
+        {
+            Interlocked.Increment(ref StrictRequests);
+        }
+
+        if (requested is { Length: > 0 } && Interlocked.Exchange(ref _forgetBeforeNextChat, 0) == 1)
+        {
+            _sessions.TryRemove(requested, out _);
+        }
+
+        if (requested is not { Length: > 0 })
+        {
+            return (NewSession(), true);
+        }
+
+        if (_sessions.ContainsKey(requested))
+        {
+            return (requested, false);
+        }
+
+        return strict ? (null, false) : (NewSession(), true);
+    }
+
+    private static bool IsStrict(string? value) => value is "true" or "1";
+
+    private static IResult StrictNotFound(string? sessionId) => Results.Problem(
+        statusCode: 404, title: "Session not found", detail: "Session not found",
+        extensions: new Dictionary<string, object?> { ["code"] = "session_not_found", ["session_id"] = sessionId });
 
     private Turn StartTurn(string sessionId, string message)
     {
         var history = _sessions[sessionId];
         var words = $"echo: {message}".Split(' ');
         var chunks = words.Select((w, i) => i == 0 ? w : " " + w).ToList();
+        int messageCount;
         lock (history)
         {
             history.Add(("user", message));
             history.Add(("model", string.Concat(chunks)));
+            messageCount = history.Count;
         }
 
-        var turn = new Turn(Guid.NewGuid().ToString("N"), sessionId, chunks);
+        var turn = new Turn(Guid.NewGuid().ToString("N"), sessionId, chunks, messageCount);
         _turns[turn.Id] = turn;
         return turn;
     }
@@ -150,17 +203,16 @@ public sealed class ScriptedChatServer : IAsyncDisposable
 
         app.MapPost("/rest/chat", async (HttpContext context) =>
         {
-            var (message, sessionId) = await ReadChatAsync(context);
+            var (message, requested) = await ReadChatAsync(context);
             if (message.Length == 0)
             {
                 return Results.Problem(statusCode: 400, title: "Bad Request", detail: "Message is required");
             }
 
-            var isNew = sessionId is null;
-            sessionId ??= NewSession();
-            if (!_sessions.ContainsKey(sessionId))
+            var (sessionId, isNew) = ResolveSession(requested, IsStrict(context.Request.Headers["X-Chat-Strict-Session"]));
+            if (sessionId is null)
             {
-                return NotFound();
+                return StrictNotFound(requested);
             }
 
             var turn = StartTurn(sessionId, message);
@@ -168,22 +220,21 @@ public sealed class ScriptedChatServer : IAsyncDisposable
             return Results.Json(new
             {
                 response = string.Concat(turn.Chunks), session_id = sessionId, processing_time = 0.01, model = "scripted",
-                message_count = _sessions[sessionId].Count, is_new_session = isNew, turn_id = turn.Id,
+                message_count = turn.MessageCount, is_new_session = isNew, turn_id = turn.Id,
                 usage = new { input_tokens = 3, output_tokens = turn.Chunks.Count, total_tokens = turn.Chunks.Count + 3 },
             });
         });
 
         app.MapPost("/streaming/chat/stream", async (HttpContext context) =>
         {
-            var (message, sessionId) = await ReadChatAsync(context);
-            if (sessionId is not null && !_sessions.ContainsKey(sessionId))
+            var (message, requested) = await ReadChatAsync(context);
+            var (sessionId, isNew) = ResolveSession(requested, IsStrict(context.Request.Headers["X-Chat-Strict-Session"]));
+            if (sessionId is null)
             {
-                await NotFound().ExecuteAsync(context);
+                await StrictNotFound(requested).ExecuteAsync(context);
                 return;
             }
 
-            var isNew = sessionId is null;
-            sessionId ??= NewSession();
             var turn = StartTurn(sessionId, message);
             context.Response.ContentType = "application/x-ndjson";
             foreach (var frame in Frames(turn, isNew, after: 0))
@@ -196,15 +247,14 @@ public sealed class ScriptedChatServer : IAsyncDisposable
 
         app.MapPost("/sse/chat/stream", async (HttpContext context) =>
         {
-            var (message, sessionId) = await ReadChatAsync(context);
-            if (sessionId is not null && !_sessions.ContainsKey(sessionId))
+            var (message, requested) = await ReadChatAsync(context);
+            var (sessionId, isNew) = ResolveSession(requested, IsStrict(context.Request.Headers["X-Chat-Strict-Session"]));
+            if (sessionId is null)
             {
-                await NotFound().ExecuteAsync(context);
+                await StrictNotFound(requested).ExecuteAsync(context);
                 return;
             }
 
-            var isNew = sessionId is null;
-            sessionId ??= NewSession();
             await WriteSseAsync(context, StartTurn(sessionId, message), isNew, after: 0);
         });
 
@@ -235,8 +285,16 @@ public sealed class ScriptedChatServer : IAsyncDisposable
 
         app.Map("/websocket/ws", async (HttpContext context) =>
         {
+            if (RefuseWebSocketUpgradesWith is { } refusal)
+            {
+                context.Response.Headers.RetryAfter = "5";
+                await Results.Problem(statusCode: refusal, detail: "WebSocket upgrade refused").ExecuteAsync(context);
+                return;
+            }
+
+            var strict = IsStrict(context.Request.Headers["X-Chat-Strict-Session"]);
             using var socket = await context.WebSockets.AcceptWebSocketAsync();
-            await RunWebSocketAsync(context, socket);
+            await RunWebSocketAsync(context, socket, strict);
         });
     }
 
@@ -256,10 +314,10 @@ public sealed class ScriptedChatServer : IAsyncDisposable
         var all = new List<(object, bool)>
         {
             (new { type = "session_info", session_id = turn.SessionId, model = "scripted", is_new_session = isNew, turn_id = turn.Id }, false),
-            (new { type = "status", message = "Generating response...", context_messages = _sessions[turn.SessionId].Count - 2 }, false),
+            (new { type = "status", message = "Generating response...", context_messages = turn.MessageCount - 2 }, false),
         };
         all.AddRange(turn.Chunks.Select((c, i) => ((object)new { type = "chunk", text = c, chunk_number = i + 1, is_final = false }, true)));
-        all.Add((new { type = "complete", total_chunks = turn.Chunks.Count, processing_time = 0.05, message_count = _sessions[turn.SessionId].Count, session_id = turn.SessionId, output_tokens = turn.Chunks.Count, turn_id = turn.Id }, false));
+        all.Add((new { type = "complete", total_chunks = turn.Chunks.Count, processing_time = 0.05, message_count = turn.MessageCount, session_id = turn.SessionId, output_tokens = turn.Chunks.Count, turn_id = turn.Id }, false));
         foreach (var (body, isChunk) in all)
         {
             if (++sequence > after)
@@ -288,7 +346,7 @@ public sealed class ScriptedChatServer : IAsyncDisposable
         }
     }
 
-    private async Task RunWebSocketAsync(HttpContext context, System.Net.WebSockets.WebSocket socket)
+    private async Task RunWebSocketAsync(HttpContext context, System.Net.WebSockets.WebSocket socket, bool strict)
     {
         async Task SendAsync(object message) =>
             await socket.SendAsync(JsonSerializer.SerializeToUtf8Bytes(message), WebSocketMessageType.Text, true, CancellationToken.None);
@@ -318,11 +376,17 @@ public sealed class ScriptedChatServer : IAsyncDisposable
             switch (root.GetProperty("type").GetString())
             {
                 case "chat":
-                    var sessionId = root.TryGetProperty("session_id", out var s) && s.ValueKind == JsonValueKind.String ? s.GetString()! : NewSession();
-                    if (!_sessions.ContainsKey(sessionId))
+                    var requested = root.TryGetProperty("session_id", out var s) && s.ValueKind == JsonValueKind.String ? s.GetString() : null;
+                    var (sessionId, isNew) = ResolveSession(requested, strict);
+                    if (sessionId is null)
                     {
-                        await SendAsync(new { type = "error", message = "Session not found", code = "NOT_FOUND", session_id = sessionId });
+                        await SendAsync(new { type = "error", message = "Session not found", code = "NOT_FOUND", session_id = requested });
                         break;
+                    }
+
+                    if (isNew)
+                    {
+                        await SendAsync(new { type = "session_created", session_id = sessionId, model = "scripted", connection_id = "c1" });
                     }
 
                     var turn = StartTurn(sessionId, root.GetProperty("message").GetString()!);
@@ -365,7 +429,7 @@ public sealed class ScriptedChatServer : IAsyncDisposable
                 await Task.Delay(InterChunkDelay);
             }
 
-            await SendAsync(new { type = "response_complete", total_chunks = turn.Chunks.Count, processing_time = 0.05, message_count = _sessions[turn.SessionId].Count, session_id = turn.SessionId, full_response = string.Concat(turn.Chunks), reply_id = turn.Id, output_tokens = turn.Chunks.Count });
+            await SendAsync(new { type = "response_complete", total_chunks = turn.Chunks.Count, processing_time = 0.05, message_count = turn.MessageCount, session_id = turn.SessionId, full_response = string.Concat(turn.Chunks), reply_id = turn.Id, output_tokens = turn.Chunks.Count });
         }
     }
 
@@ -377,7 +441,7 @@ public sealed class ScriptedChatServer : IAsyncDisposable
 
         public override Task<SessionInfoResponse> GetSessionInfo(SessionInfoRequest request, ServerCallContext context) =>
             Task.FromResult(server._sessions.TryGetValue(request.SessionId, out var history)
-                ? new SessionInfoResponse { Success = true, SessionId = request.SessionId, Model = "scripted", MessageCount = history.Count, UserMessages = history.Count / 2, ModelMessages = history.Count / 2, DurationSeconds = 3 }
+                ? new SessionInfoResponse { Success = true, SessionId = request.SessionId, Model = "scripted", MessageCount = history.Count, UserMessages = history.Count / 2, ModelMessages = history.Count / 2, DurationSeconds = 3, DurationSecondsExact = 3.25 }
                 : new SessionInfoResponse { Success = false, Message = "Session not found" });
 
         public override Task<ListSessionsResponse> ListSessions(ListSessionsRequest request, ServerCallContext context)
@@ -393,7 +457,7 @@ public sealed class ScriptedChatServer : IAsyncDisposable
                 : throw new RpcException(new Status(StatusCode.NotFound, "Session not found"));
 
         public override Task<ServerStatsResponse> GetServerStats(ServerStatsRequest request, ServerCallContext context) =>
-            Task.FromResult(new ServerStatsResponse { UptimeSeconds = 1.5, TotalRequests = 7, Model = "scripted", Framework = "scripted", ActiveSessions = server._sessions.Count });
+            Task.FromResult(new ServerStatsResponse { UptimeSeconds = 1, UptimeSecondsExact = 1.5, TotalRequests = 7, Model = "scripted", Framework = "scripted", ActiveSessions = server._sessions.Count });
 
         public override async Task Chat(IAsyncStreamReader<ChatRequest> requestStream, IServerStreamWriter<ChatResponse> responseStream, ServerCallContext context)
         {
@@ -412,18 +476,25 @@ public sealed class ScriptedChatServer : IAsyncDisposable
                 }
             }
 
+            var strict = IsStrict(context.RequestHeaders.GetValue("x-chat-strict-session"));
             await foreach (var request in requestStream.ReadAllAsync(context.CancellationToken))
             {
                 switch (request.Type)
                 {
                     case ChatRequest.Types.MessageType.Message:
-                        if (!server._sessions.ContainsKey(request.SessionId))
+                        var (sessionId, isNew) = server.ResolveSession(request.SessionId, strict);
+                        if (sessionId is null)
                         {
                             await WriteAsync(new ChatResponse { Type = ChatResponse.Types.ResponseType.Error, ErrorMessage = "Session not found", ErrorCode = "NOT_FOUND", SessionId = request.SessionId });
                             return;
                         }
 
-                        relay = RelayAsync(server.StartTurn(request.SessionId, request.Message), 0);
+                        if (isNew)
+                        {
+                            await WriteAsync(new ChatResponse { Type = ChatResponse.Types.ResponseType.SessionUpdate, UpdateType = "session_created", SessionId = sessionId });
+                        }
+
+                        relay = RelayAsync(server.StartTurn(sessionId, request.Message), 0);
                         break;
                     case ChatRequest.Types.MessageType.Resume:
                         Interlocked.Increment(ref server.ResumeRequests);
@@ -470,7 +541,7 @@ public sealed class ScriptedChatServer : IAsyncDisposable
                 await WriteAsync(new ChatResponse
                 {
                     Type = ChatResponse.Types.ResponseType.ResponseComplete, SessionId = turn.SessionId, TotalChunks = turn.Chunks.Count, ProcessingTime = 0.05,
-                    MessageCount = server._sessions[turn.SessionId].Count, ReplyId = turn.Id, OutputTokens = turn.Chunks.Count, FullResponse = string.Concat(turn.Chunks),
+                    MessageCount = turn.MessageCount, ReplyId = turn.Id, OutputTokens = turn.Chunks.Count, FullResponse = string.Concat(turn.Chunks),
                 });
             }
         }

@@ -49,7 +49,7 @@ public class GatewayFixture : IAsyncLifetime
     {
         Rest0 = await AddAsync(TestBackend.StartAsync("rest-0", HttpProtocols.Http1, MapEcho));
         Rest1 = await AddAsync(TestBackend.StartAsync("rest-1", HttpProtocols.Http1, MapEcho));
-        Streaming = await AddAsync(TestBackend.StartAsync("streaming-0", HttpProtocols.Http1, MapEcho));
+        Streaming = await AddAsync(TestBackend.StartAsync("streaming-0", HttpProtocols.Http1, MapNdjson));
         Sse = await AddAsync(TestBackend.StartAsync("sse-0", HttpProtocols.Http1, MapSse,
             services => services.AddResponseCompression(options =>
                 options.MimeTypes = ResponseCompressionDefaults.MimeTypes.Append("text/event-stream"))));
@@ -81,6 +81,8 @@ public class GatewayFixture : IAsyncLifetime
             {
                 builder.UseSetting(key, value);
             }
+
+            ConfigureGateway(builder);
         });
         _factory.UseKestrel();
         _factory.StartServer();
@@ -92,6 +94,11 @@ public class GatewayFixture : IAsyncLifetime
     /// </summary>
     /// <summary>Configuration a derived fixture adds on top (API keys, rate limits, CORS).</summary>
     protected virtual void AddSettings(IDictionary<string, string> settings)
+    {
+    }
+
+    /// <summary>Anything else a derived fixture changes on the gateway's host (its logging, say).</summary>
+    protected virtual void ConfigureGateway(IWebHostBuilder builder)
     {
     }
 
@@ -145,7 +152,28 @@ public class GatewayFixture : IAsyncLifetime
         app.MapGet("/chat/endless", EndlessSseAsync);
         // The resumable form of a turn (the gateway counts it as a stream): endless too, so it stays open until left.
         app.MapGet("/chat/turns/{turnId}/events", EndlessSseAsync);
+        // A replica that dies mid-stream: one event, then (once the test has read it) the connection is gone.
+        app.MapGet("/chat/dies/{gate}", (HttpContext context, string gate) =>
+            DieMidStreamAsync(context, "text/event-stream", "data: {\"n\":1}\n\n", gate));
         MapEcho(app);
+    }
+
+    /// <summary>The echo, plus an NDJSON stream whose replica dies after its first line.</summary>
+    private static void MapNdjson(WebApplication app)
+    {
+        app.MapPost("/chat/dies/{gate}", (HttpContext context, string gate) =>
+            DieMidStreamAsync(context, "application/x-ndjson", "{\"type\":\"chunk\",\"text\":\"one \"}\n", gate));
+        MapEcho(app);
+    }
+
+    /// <summary>Writes the first part of a stream, waits until the test has it, then drops the connection as a dying process would.</summary>
+    private static async Task DieMidStreamAsync(HttpContext context, string contentType, string first, string gate)
+    {
+        context.Response.ContentType = contentType;
+        await context.Response.WriteAsync(first);
+        await context.Response.Body.FlushAsync();
+        await BackendGates.WaitAsync(gate);
+        context.Abort();
     }
 
     private static async Task EndlessSseAsync(HttpContext context, CancellationToken cancellationToken)
@@ -162,6 +190,22 @@ public class GatewayFixture : IAsyncLifetime
     private static void MapWebSocketEcho(WebApplication app)
     {
         app.UseWebSockets();
+        // A replica that dies mid-conversation: it echoes the first message, and drops the connection on the second.
+        app.Map("/ws-dies", async (HttpContext context, CancellationToken cancellationToken) =>
+        {
+            if (!context.WebSockets.IsWebSocketRequest)
+            {
+                return Results.BadRequest();
+            }
+
+            using var socket = await context.WebSockets.AcceptWebSocketAsync();
+            var buffer = new byte[4096];
+            var received = await socket.ReceiveAsync(buffer, cancellationToken);
+            await socket.SendAsync(buffer.AsMemory(0, received.Count), received.MessageType, received.EndOfMessage, cancellationToken);
+            await socket.ReceiveAsync(buffer, cancellationToken);
+            context.Abort();
+            return Results.Empty;
+        });
         app.Map("/ws", async (HttpContext context, CancellationToken cancellationToken) =>
         {
             if (!context.WebSockets.IsWebSocketRequest)

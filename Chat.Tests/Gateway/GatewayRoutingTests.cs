@@ -181,7 +181,7 @@ public sealed class GatewayRoutingTests(GatewayFixture gateway)
     }
 
     [Fact]
-    public async Task Index_ForBrowsers_IsTheWebChatPage_WithItsModules()
+    public async Task Index_ForBrowsers_IsTheBuiltWebChatPage_WithItsHashedModule()
     {
         using var client = gateway.CreateClient();
         using var request = new HttpRequestMessage(HttpMethod.Get, "/");
@@ -191,13 +191,23 @@ public sealed class GatewayRoutingTests(GatewayFixture gateway)
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
+        Assert.True(response.Headers.CacheControl?.NoCache);
         var html = await response.Content.ReadAsStringAsync().DefaultTimeout();
-        Assert.Contains("<script type=\"module\" src=\"/web/app.js\"></script>", html, StringComparison.Ordinal);
+        // Vite's output (ClientApp → wwwroot), not the sources: the module is the bundle, under a content hash.
+        var script = System.Text.RegularExpressions.Regex.Match(html, "<script type=\"module\" crossorigin src=\"(/web/assets/index-[A-Za-z0-9_-]+\\.js)\"></script>");
+        Assert.True(script.Success, html);
+        Assert.DoesNotContain("/src/main.ts", html, StringComparison.Ordinal);
 
-        using var module = await client.GetAsync("/web/protobuf.js").DefaultTimeout();
+        using var module = await client.GetAsync(script.Groups[1].Value).DefaultTimeout();
         Assert.Equal(HttpStatusCode.OK, module.StatusCode);
         Assert.Equal("text/javascript", module.Content.Headers.ContentType?.MediaType);
-        Assert.Contains("export function encodeChatRequest", await module.Content.ReadAsStringAsync().DefaultTimeout(), StringComparison.Ordinal);
+        Assert.True(module.Headers.CacheControl?.Public);
+        Assert.Equal(TimeSpan.FromDays(365), module.Headers.CacheControl?.MaxAge);
+        var code = await module.Content.ReadAsStringAsync().DefaultTimeout();
+        Assert.Contains("application/grpc-web", code, StringComparison.Ordinal);
+        Assert.Contains("/rest/sessions", code, StringComparison.Ordinal);
+        using var missing = await client.GetAsync("/web/app.js").DefaultTimeout();
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
     }
 
     [Fact]

@@ -15,6 +15,21 @@ public sealed class TestChatService : ChatService.ChatServiceBase
             Message = context.GetHttpContext().Request.Protocol,
         });
 
+    /// <summary>
+    /// Server streaming: the message echoed as one chunk. "die:&lt;gate&gt;" is a replica dying mid-call: one chunk,
+    /// then (once the test has read it, <see cref="BackendGates"/>) the HTTP/2 stream is gone.
+    /// </summary>
+    public override async Task SendMessage(ChatRequest request, IServerStreamWriter<ChatResponse> responseStream, ServerCallContext context)
+    {
+        await responseStream.WriteAsync(
+            new ChatResponse { Type = ChatResponse.Types.ResponseType.Chunk, ChunkText = request.Message, ChunkNumber = 1 }, context.CancellationToken);
+        if (request.Message.StartsWith("die:", StringComparison.Ordinal))
+        {
+            await BackendGates.WaitAsync(request.Message["die:".Length..]);
+            context.GetHttpContext().Abort();
+        }
+    }
+
     public override async Task Chat(IAsyncStreamReader<ChatRequest> requestStream, IServerStreamWriter<ChatResponse> responseStream,
         ServerCallContext context)
     {

@@ -32,7 +32,7 @@ public sealed class ChatStreamTests(BidiFixture fixture)
             var turn = turns[i];
             Assert.Equal(ResponseType.Status, turn[0].Type);
             Assert.Equal("Generating response...", turn[0].StatusMessage);
-            Assert.Equal(i * 2, turn[0].ContextMessages);
+            Assert.Equal(i * 2 + 1, turn[0].ContextMessages); // the history plus the new message, as the original counted
             Assert.Equal(ResponseType.ResponseStart, turn[1].Type);
             var chunks = turn.Skip(2).SkipLast(1).ToList();
             Assert.All(chunks, c => Assert.Equal(ResponseType.Chunk, c.Type));
@@ -45,7 +45,10 @@ public sealed class ChatStreamTests(BidiFixture fixture)
             Assert.Equal(string.Concat(chunks.Select(c => c.ChunkText)), complete.FullResponse);
             Assert.False(string.IsNullOrEmpty(complete.ReplyId));
             Assert.All(turn, r => Assert.Equal(complete.ReplyId, r.ReplyId));
-            Assert.All(turn, r => Assert.InRange(r.Timestamp, DateTimeOffset.UtcNow.AddMinutes(-5).ToUnixTimeSeconds(), DateTimeOffset.UtcNow.ToUnixTimeSeconds() + 1));
+            // The original's string timestamp, Python isoformat() shape, whole seconds (docs/contracts.md).
+            Assert.All(turn, r => Assert.Matches(@"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+00:00$", r.Timestamp));
+            Assert.All(turn, r => Assert.InRange(
+                DateTimeOffset.Parse(r.Timestamp, System.Globalization.CultureInfo.InvariantCulture), DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddSeconds(1)));
         }
 
         Assert.Contains("Turn 3", turns[2][^1].FullResponse, StringComparison.Ordinal);

@@ -27,7 +27,7 @@ public sealed class ServerStreamingChatTests(BidiFixture fixture)
         Assert.Equal(ResponseType.ResponseComplete, first[^1].Type);
         Assert.Equal(string.Concat(first.Where(r => r.Type == ResponseType.Chunk).Select(r => r.ChunkText)), first[^1].FullResponse);
         Assert.Equal(2, first[^1].MessageCount);
-        Assert.Equal(2, second[0].ContextMessages);
+        Assert.Equal(3, second[0].ContextMessages); // the history plus the new message, as the original counted
         Assert.Equal(4, second[^1].MessageCount);
         Assert.Contains("The password is swordfish", second[^1].FullResponse, StringComparison.Ordinal);
         Assert.DoesNotContain(first.Concat(second), r => r.Type == ResponseType.SessionUpdate);

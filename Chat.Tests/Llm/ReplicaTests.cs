@@ -247,7 +247,7 @@ public sealed class ReplicaTests(RedisFixture redis)
         Assert.Equal(("user_typing", true, "ws-1"), (typing.Type, typing.Typing, typing.ConnectionId));
         Assert.Equal("message_added", added.Type);
         Assert.Equal(2, added.MessageCount);
-        Assert.StartsWith("[offline model]", added.LastMessagePreview);
+        Assert.Equal("hello watchers", added.LastMessagePreview); // the user's message, as the original previewed it
     }
 
     [Fact]

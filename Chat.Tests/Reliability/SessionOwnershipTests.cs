@@ -36,6 +36,8 @@ public sealed class SessionOwnershipTests(ReliabilityFixture fixture)
             await clear.AssertProblemAsync(404);
             using var delete = await bob.DeleteAsync($"{prefix}/sessions/{sessionId}").DefaultTimeout();
             await delete.AssertProblemAsync(404);
+            using var history = await bob.GetAsync($"{prefix}/sessions/{sessionId}/history").DefaultTimeout();
+            Assert.Equal("Session not found", await history.AssertProblemAsync(404));
 
             using var list = await bob.GetAsync($"{prefix}/sessions").DefaultTimeout();
             Assert.Equal(HttpStatusCode.OK, list.StatusCode);
@@ -44,6 +46,8 @@ public sealed class SessionOwnershipTests(ReliabilityFixture fixture)
 
             using var mine = await alice.GetAsync($"{prefix}/sessions/{sessionId}").DefaultTimeout();
             Assert.Equal(HttpStatusCode.OK, mine.StatusCode);
+            using var myHistory = await alice.GetAsync($"{prefix}/sessions/{sessionId}/history").DefaultTimeout();
+            Assert.Equal(secret, (await myHistory.ReadJsonObjectAsync())["messages"]![0].Str("text"));
         }
 
         // Bob's turn naming Alice's session never lands in it (get-or-create makes Bob his own, or refuses).

@@ -43,9 +43,13 @@ public sealed class SseChatStreamTests(HttpTransportFixture fixture)
         var turnId = events[0].Json.Str("turn_id");
         Assert.All(events, e => Assert.StartsWith(turnId + ":", e.Id));
         Assert.Equal(events.Count, events.Select(e => e.Id).Distinct().Count());
-        Assert.Equal($"{turnId}:1.1", events[0].Id);
-        Assert.Equal($"{turnId}:1", events[1].Id);
-        Assert.Equal($"{turnId}:2", chunks[0].Id);
+        // <turn>:<position>[.<frame>]@<epoch>: one epoch for the whole turn (docs/resume.md).
+        var epoch = events[0].Id![(events[0].Id!.LastIndexOf('@') + 1)..];
+        Assert.Matches("^[0-9a-f]{12}$", epoch);
+        Assert.Equal($"{turnId}:1.1@{epoch}", events[0].Id);
+        Assert.Equal($"{turnId}:1@{epoch}", events[1].Id);
+        Assert.Equal($"{turnId}:2@{epoch}", chunks[0].Id);
+        Assert.All(events, e => Assert.EndsWith("@" + epoch, e.Id));
     }
 
     [Fact]

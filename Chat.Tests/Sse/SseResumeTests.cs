@@ -45,8 +45,15 @@ public sealed class SseResumeTests(HttpTransportFixture fixture)
         var before = await ReadAllAsync(first, path, lastEventId: null, stopAfter: f => f.Event == "chunk" && (int)f.Json["chunk_number"]! == 4);
         var lastSeen = before.Last(f => f.Id is not null).Id;
 
-        var after = await ReadAllAsync(second, path, lastEventId: lastSeen);
+        var answer = await ReadAllAsync(second, path, lastEventId: lastSeen);
 
+        // The resume is answered first (no id: it does not move the resume point): every later event follows.
+        var resume = Assert.Single(answer, f => f.Event == "resume");
+        Assert.Null(resume.Id);
+        Assert.True((bool)resume.Json["recovered"]!);
+        Assert.Equal(lastSeen![(lastSeen!.LastIndexOf('@') + 1)..], resume.Json.Str("epoch"));
+        Assert.Equal(turnId, resume.Json.Str("turn_id"));
+        var after = answer.Where(f => f.Event != "resume").ToList();
         Assert.Equal("chunk", before[^1].Event);
         Assert.Equal("chunk", after.First(f => f.Data is not null).Event);
         Assert.Equal(5, (int)after.First(f => f.Data is not null).Json["chunk_number"]!);
@@ -65,10 +72,13 @@ public sealed class SseResumeTests(HttpTransportFixture fixture)
         using var started = await client.PostAsJsonAsync("chat/turns", new { message = "split" }).DefaultTimeout();
         var turnId = (await started.ReadJsonObjectAsync()).Str("turn_id");
 
+        // An id of the first form (no epoch) still resumes; only the epoch is not checked.
         var frames = (await ReadAllAsync(client, $"chat/turns/{turnId}/events", lastEventId: $"{turnId}:1.1")).Where(f => f.Data is not null).ToList();
 
-        Assert.Equal("status", frames[0].Event);
-        Assert.Equal($"{turnId}:1", frames[0].Id);
+        Assert.Equal("resume", frames[0].Event);
+        Assert.True((bool)frames[0].Json["recovered"]!);
+        Assert.Equal("status", frames[1].Event);
+        Assert.StartsWith($"{turnId}:1@", frames[1].Id, StringComparison.Ordinal);
         Assert.DoesNotContain(frames, f => f.Event == "session_info");
         Assert.Equal("complete", frames[^1].Event);
     }
@@ -104,15 +114,56 @@ public sealed class SseResumeTests(HttpTransportFixture fixture)
     }
 
     [Fact]
+    public async Task TurnEvents_WithAnIdOfAnotherEpoch_SaysEpochChanged_ThenSendsTheWholeBuffer()
+    {
+        using var client = (await fixture.SseAsync()).CreateClient();
+        using var started = await client.PostAsJsonAsync("chat/turns", new { message = "epochs" }).DefaultTimeout();
+        var turnId = (await started.ReadJsonObjectAsync()).Str("turn_id");
+        var whole = await ReadAllAsync(client, $"chat/turns/{turnId}/events", lastEventId: null);
+        var epoch = whole[^1].Id![(whole[^1].Id!.LastIndexOf('@') + 1)..];
+
+        // A position of a buffer that is not this one (as after Redis lost and recreated it) means nothing here.
+        var frames = (await ReadAllAsync(client, $"chat/turns/{turnId}/events", lastEventId: $"{turnId}:5@0123456789ab"))
+            .Where(f => f.Data is not null).ToList();
+
+        Assert.NotEqual("0123456789ab", epoch);
+        Assert.Equal("resume", frames[0].Event);
+        Assert.False((bool)frames[0].Json["recovered"]!);
+        Assert.Equal("epoch_changed", frames[0].Json.Str("reason"));
+        Assert.Equal(epoch, frames[0].Json.Str("epoch"));
+        Assert.Equal(Events(whole), Events(frames.Skip(1).ToList()));
+    }
+
+    [Fact]
+    public async Task TurnEvents_OfAnExpiredOrUnknownTurn_IsA404ThatSaysNotRecoveredExpired()
+    {
+        using var client = (await fixture.SseAsync()).CreateClient();
+        var unknown = Guid.NewGuid().ToString("N");
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"chat/turns/{unknown}/events");
+        request.Headers.Add("Last-Event-ID", $"{unknown}:4@0123456789ab");
+
+        using var response = await client.SendAsync(request).DefaultTimeout();
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = await response.ReadJsonObjectAsync();
+        Assert.Equal("Turn not found", problem.Str("detail"));
+        Assert.False((bool)problem["recovered"]!);
+        Assert.Equal("expired", problem.Str("reason"));
+        Assert.Equal(unknown, problem.Str("turn_id"));
+    }
+
+    [Fact]
     public async Task TurnEvents_TheLastEventIdQueryParameterWorksLikeTheHeader()
     {
         using var client = (await fixture.SseAsync()).CreateClient();
         using var started = await client.PostAsJsonAsync("chat/turns", new { message = "query" }).DefaultTimeout();
         var turnId = (await started.ReadJsonObjectAsync()).Str("turn_id");
 
-        var frames = (await ReadAllAsync(client, $"chat/turns/{turnId}/events?last_event_id={turnId}:2", lastEventId: null)).Where(f => f.Data is not null).ToList();
+        var frames = (await ReadAllAsync(client, $"chat/turns/{turnId}/events?last_event_id={turnId}:2", lastEventId: null))
+            .Where(f => f.Data is not null && f.Event != "resume").ToList();
 
-        Assert.Equal($"{turnId}:3", frames[0].Id);
+        Assert.StartsWith($"{turnId}:3@", frames[0].Id, StringComparison.Ordinal);
         Assert.Equal(2, (int)frames[0].Json["chunk_number"]!);
     }
 

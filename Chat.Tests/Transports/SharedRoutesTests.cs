@@ -63,7 +63,9 @@ public sealed class SharedRoutesTests(HttpTransportFixture fixture)
             using var get = await client.GetAsync($"sessions/{id}").DefaultTimeout();
             using var delete = await client.DeleteAsync($"sessions/{id}").DefaultTimeout();
             using var clear = await client.PostAsync($"sessions/{id}/clear", null).DefaultTimeout();
+            using var history = await client.GetAsync($"sessions/{id}/history").DefaultTimeout();
 
+            Assert.Equal("Session not found", await history.AssertProblemAsync(StatusCodes.Status404NotFound));
             Assert.Equal("Session not found", await get.AssertProblemAsync(StatusCodes.Status404NotFound));
             Assert.Equal("Session not found", await delete.AssertProblemAsync(StatusCodes.Status404NotFound));
             Assert.Equal("Session not found", await clear.AssertProblemAsync(StatusCodes.Status404NotFound));
@@ -82,14 +84,102 @@ public sealed class SharedRoutesTests(HttpTransportFixture fixture)
         using var asBob = new HttpRequestMessage(HttpMethod.Get, $"sessions/{id}");
         asBob.Headers.Add("X-Chat-Principal", "bob");
         using var bobSees = await client.SendAsync(asBob).DefaultTimeout();
+        using var bobReads = new HttpRequestMessage(HttpMethod.Get, $"sessions/{id}/history");
+        bobReads.Headers.Add("X-Chat-Principal", "bob");
+        using var bobHistory = await client.SendAsync(bobReads).DefaultTimeout();
+        using var aliceReads = new HttpRequestMessage(HttpMethod.Get, $"sessions/{id}/history");
+        aliceReads.Headers.Add("X-Chat-Principal", "alice");
+        using var aliceHistory = await client.SendAsync(aliceReads).DefaultTimeout();
         using var asAlice = new HttpRequestMessage(HttpMethod.Get, "sessions");
         asAlice.Headers.Add("X-Chat-Principal", "alice");
         var aliceList = await (await client.SendAsync(asAlice).DefaultTimeout()).ReadJsonObjectAsync();
         var anonymousList = await client.GetFromJsonAsync<JsonObject>("sessions").DefaultTimeout();
 
         await bobSees.AssertProblemAsync(StatusCodes.Status404NotFound);
+        Assert.Equal("Session not found", await bobHistory.AssertProblemAsync(StatusCodes.Status404NotFound));
+        Assert.Equal(HttpStatusCode.OK, aliceHistory.StatusCode);
         Assert.Contains(aliceList["sessions"]!.AsArray(), s => s.Str("session_id") == id);
         Assert.DoesNotContain(anonymousList!["sessions"]!.AsArray(), s => s.Str("session_id") == id);
+    }
+
+    [Theory]
+    [MemberData(nameof(Transports))]
+    public async Task History_IsTheConversationOldestFirst_InPagesFromTheNewest_AndTheListShowsItsTitle(string transport)
+    {
+        using var client = await ClientAsync(transport);
+        const string first = "Plan a three-day trip to Lisbon with a focus on tiles, bakeries and old trams please";
+        string? id = null;
+        using (var rest = (await fixture.RestAsync()).CreateClient())
+        {
+            foreach (var message in new[] { first, "Second question", "Third question" })
+            {
+                using var reply = await rest.PostAsJsonAsync("chat", new { message, session_id = id }).DefaultTimeout();
+                Assert.Equal(HttpStatusCode.OK, reply.StatusCode);
+                id = (await reply.ReadJsonObjectAsync()).Str("session_id");
+            }
+        }
+
+        var whole = await client.GetFromJsonAsync<JsonObject>($"sessions/{id}/history").DefaultTimeout();
+        var newest = await client.GetFromJsonAsync<JsonObject>($"sessions/{id}/history?limit=4").DefaultTimeout();
+        var older = await client.GetFromJsonAsync<JsonObject>($"sessions/{id}/history?limit=4&before={(int)newest!["next_before"]!}").DefaultTimeout();
+        var list = await client.GetFromJsonAsync<JsonObject>("sessions").DefaultTimeout();
+
+        Assert.Equal(id, whole.Str("session_id"));
+        Assert.Equal(6, (int)whole!["total"]!);
+        var all = whole["messages"]!.AsArray();
+        Assert.Equal([0, 1, 2, 3, 4, 5], all.Select(m => (int)m!["index"]!));
+        Assert.Equal(["user", "model", "user", "model", "user", "model"], all.Select(m => m.Str("role")));
+        Assert.Equal(first, all[0].Str("text"));
+        Assert.Contains("Turn 3 of this conversation", all[5].Str("text"));
+        Assert.False((bool)whole["has_more"]!);
+        Assert.Null(whole["next_before"]);
+        Assert.All(all, m => Assert.True(DateTimeOffset.Parse(m.Str("timestamp")!, System.Globalization.CultureInfo.InvariantCulture) > DateTimeOffset.UtcNow.AddMinutes(-5)));
+        Assert.Equal(all[0].Str("turn_id"), all[1].Str("turn_id"));
+
+        Assert.Equal([2, 3, 4, 5], newest["messages"]!.AsArray().Select(m => (int)m!["index"]!));
+        Assert.True((bool)newest["has_more"]!);
+        Assert.Equal(2, (int)newest["next_before"]!);
+        Assert.Equal([0, 1], older!["messages"]!.AsArray().Select(m => (int)m!["index"]!));
+        Assert.Equal(first, older["messages"]![0].Str("text"));
+        Assert.False((bool)older["has_more"]!);
+        Assert.Equal(6, (int)older["total"]!);
+
+        var listed = Assert.Single(list!["sessions"]!.AsArray(), s => s.Str("session_id") == id)!;
+        Assert.Equal("Plan a three-day trip to Lisbon with a focus on tiles,…", listed.Str("title"));
+    }
+
+    [Theory]
+    [MemberData(nameof(Transports))]
+    public async Task History_OfAnEmptySession_IsEmpty_AndItsListTitleIsNull(string transport)
+    {
+        using var client = await ClientAsync(transport);
+        var id = (await (await client.PostAsJsonAsync("sessions/new", new { }).DefaultTimeout()).ReadJsonObjectAsync()).Str("session_id");
+
+        var history = await client.GetFromJsonAsync<JsonObject>($"sessions/{id}/history").DefaultTimeout();
+        var list = await client.GetFromJsonAsync<JsonObject>("sessions").DefaultTimeout();
+
+        Assert.Equal(0, (int)history!["total"]!);
+        Assert.Empty(history["messages"]!.AsArray());
+        Assert.False((bool)history["has_more"]!);
+        var listed = Assert.Single(list!["sessions"]!.AsArray(), s => s.Str("session_id") == id)!;
+        Assert.True(listed.AsObject().ContainsKey("title"));
+        Assert.Null(listed["title"]);
+    }
+
+    [Theory]
+    [InlineData("limit=0", "limit must be a whole number from 1 to 500")]
+    [InlineData("limit=501", "limit must be a whole number from 1 to 500")]
+    [InlineData("limit=ten", "limit must be a whole number from 1 to 500")]
+    [InlineData("before=-1", "before must be a message index (a whole number, 0 or more)")]
+    [InlineData("before=x", "before must be a message index (a whole number, 0 or more)")]
+    public async Task History_WithBadPaging_Is400ProblemDetailsNamingTheParameter(string query, string detail)
+    {
+        using var client = await ClientAsync("rest");
+        var id = (await (await client.PostAsJsonAsync("sessions/new", new { }).DefaultTimeout()).ReadJsonObjectAsync()).Str("session_id");
+
+        using var response = await client.GetAsync($"sessions/{id}/history?{query}").DefaultTimeout();
+
+        Assert.Equal(detail, await response.AssertProblemAsync(StatusCodes.Status400BadRequest));
     }
 
     [Theory]

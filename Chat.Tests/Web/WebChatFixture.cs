@@ -6,12 +6,27 @@ using Microsoft.Playwright;
 namespace Chat.Tests.Web;
 
 /// <summary>
-/// The whole graph of Chat.AppHost started once through the testing entry point, with the offline model paced at
-/// 40 ms a token so a page shows partial replies; and Debian's Chromium, headless, driven by Playwright.
+/// The whole graph of Chat.AppHost started once through the testing entry point (so the page is the one the gateway
+/// build embedded: ClientApp built by Vite), the offline model paced at 40 ms a token so replies visibly stream; and
+/// Debian's Chromium, headless, driven by Playwright.
 /// </summary>
 public sealed class WebChatFixture : IAsyncLifetime
 {
     public const int InterTokenDelayMs = 40;
+
+    /// <summary>
+    /// Every render of a reply, as the page announces it (a <c>chat:reply</c> DOM event after the DOM shows it): the
+    /// state and the text on screen at that moment. Tests read the streamed states from here instead of polling the DOM
+    /// and hoping to catch a reply mid-stream.
+    /// </summary>
+    private const string RecordReplies = """
+        window.__replies = [];
+        document.addEventListener('chat:reply', (e) => window.__replies.push({
+          state: e.detail.state,
+          transport: e.detail.transport,
+          text: e.target.querySelector('.body')?.textContent ?? '',
+        }));
+        """;
 
     public DistributedApplication App { get; private set; } = null!;
 
@@ -28,12 +43,10 @@ public sealed class WebChatFixture : IAsyncLifetime
             ["Llm:Provider"] = "offline",
             ["Llm:Offline:TimeToFirstTokenMs"] = "100",
             ["Llm:Offline:InterTokenDelayMs"] = InterTokenDelayMs.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        }).DefaultTimeout();
-        App = await appHost.BuildAsync().DefaultTimeout();
+        });
+        App = await appHost.StartHealthyAsync();
         try
         {
-            await App.StartAsync().DefaultTimeout();
-            await App.WaitForAllResourcesHealthyAsync().WaitAsync(TimeSpan.FromSeconds(60));
             Gateway = App.GetEndpoint("gateway", "http");
             Playwright = await Microsoft.Playwright.Playwright.CreateAsync().DefaultTimeout();
             Browser = await Playwright.Chromium.LaunchAsync(Browsers.Launch()).DefaultTimeout();
@@ -45,10 +58,19 @@ public sealed class WebChatFixture : IAsyncLifetime
         }
     }
 
-    /// <summary>A fresh browser context (own localStorage) with the chat page open on the given transport.</summary>
-    public async Task<IPage> OpenAsync(string transport, string? sessionId = null)
+    /// <summary>A fresh browser context (own storage) at the given size with the chat page open on the given transport.</summary>
+    public async Task<IPage> OpenAsync(string transport, string? sessionId = null, Viewport? viewport = null)
     {
-        var context = await Browser.NewContextAsync(new() { ViewportSize = new() { Width = 1440, Height = 860 } }).DefaultTimeout();
+        viewport ??= Viewport.Desktop;
+        var context = await Browser.NewContextAsync(new()
+        {
+            ViewportSize = new() { Width = viewport.Width, Height = viewport.Height },
+            // A phone as a phone browser sees the page: the meta viewport applies, touch is on.
+            IsMobile = viewport.IsPhone,
+            HasTouch = viewport.IsPhone,
+            DeviceScaleFactor = viewport.IsPhone ? 2 : 1,
+        }).DefaultTimeout();
+        await context.AddInitScriptAsync(RecordReplies).DefaultTimeout();
         var page = await context.NewPageAsync().DefaultTimeout();
         page.SetDefaultTimeout(15_000);
         var hash = sessionId is null ? $"transport={transport}" : $"session={sessionId}&transport={transport}";
@@ -56,7 +78,10 @@ public sealed class WebChatFixture : IAsyncLifetime
         return page;
     }
 
-    public static string Screenshot(string name) => Path.Combine(Browsers.ScreenshotDirectory, name);
+    /// <summary>An HTTP client on the gateway, as curl or the CLI would use it.</summary>
+    public HttpClient CreateGatewayClient() => new() { BaseAddress = Gateway, Timeout = TimeSpan.FromSeconds(30) };
+
+    public static string Screenshot(string name) => Browsers.Screenshot(name);
 
     public async Task DisposeAsync()
     {
@@ -71,6 +96,24 @@ public sealed class WebChatFixture : IAsyncLifetime
             await App.DisposeAsync();
         }
     }
+}
+
+/// <summary>The sizes the page is tested at: a desktop, a common phone (375×812) and a narrow one (360 px).</summary>
+public sealed record Viewport(string Name, int Width, int Height, bool IsPhone)
+{
+    public static readonly Viewport Desktop = new("desktop", 1440, 900, false);
+    public static readonly Viewport Phone = new("phone", 375, 812, true);
+    public static readonly Viewport NarrowPhone = new("phone360", 360, 740, true);
+
+    public static Viewport Named(string name) => name switch
+    {
+        "desktop" => Desktop,
+        "phone" => Phone,
+        "phone360" => NarrowPhone,
+        _ => throw new ArgumentOutOfRangeException(nameof(name)),
+    };
+
+    public override string ToString() => Name;
 }
 
 [CollectionDefinition(Name)]

@@ -24,7 +24,7 @@ public sealed class ChatSocket : IAsyncDisposable
 
     public WebSocketCloseStatus? CloseStatus => _socket.CloseStatus;
 
-    public static async Task<ChatSocket> ConnectAsync(Uri address, int? receiveBufferBytes = null)
+    public static async Task<ChatSocket> ConnectAsync(Uri address, int? receiveBufferBytes = null, IReadOnlyDictionary<string, string>? headers = null)
     {
         var handler = new SocketsHttpHandler
         {
@@ -51,6 +51,11 @@ public sealed class ChatSocket : IAsyncDisposable
         var invoker = new HttpMessageInvoker(handler);
         var client = new ClientWebSocket();
         client.Options.KeepAliveInterval = TimeSpan.Zero;
+        foreach (var (name, value) in headers ?? new Dictionary<string, string>())
+        {
+            client.Options.SetRequestHeader(name, value);
+        }
+
         try
         {
             await client.ConnectAsync(address, invoker, Timeouts.DefaultTimeoutToken()).DefaultTimeout();

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Chat.Contracts.Llm.V1;
 using Chat.Transports.Shared.Errors;
 using Chat.Transports.Shared.Hosting;
@@ -18,6 +19,9 @@ namespace Chat.Transports.Shared.Apis;
 /// </summary>
 public static class SessionsApi
 {
+    public const int DefaultHistoryLimit = 50;
+    public const int MaxHistoryLimit = 500;
+
     public static RouteGroupBuilder MapChatSessionsApi(this IEndpointRouteBuilder endpoints)
     {
         var group = endpoints.MapGroup("/sessions").WithTags("Sessions");
@@ -29,6 +33,10 @@ public static class SessionsApi
         group.MapGet("/{sessionId}", GetSession).WithSummary("Describe one session");
         group.MapDelete("/{sessionId}", DeleteSession).WithSummary("Delete a session and its history");
         group.MapPost("/{sessionId}/clear", ClearSession).WithSummary("Clear a session's history, keeping the session");
+        group.MapGet("/{sessionId}/history", GetHistory)
+            .WithSummary("Read a session's conversation, a page at a time")
+            .WithDescription($"Oldest first. `limit` (1–{MaxHistoryLimit}, default {DefaultHistoryLimit}) messages ending just "
+                + "before index `before` (default: the newest). `next_before` is the `before` of the previous page.");
 
         return group;
     }
@@ -72,9 +80,12 @@ public static class SessionsApi
                 s.Id,
                 s.Model,
                 s.MessageCount,
-                Math.Round(s.DurationSeconds / 60, 2),
+                Math.Round(s.AgeSeconds / 60, 2),
                 s.CreatedAt.ToOffset(),
-                s.UpdatedAt.ToOffset(s.CreatedAt.ToOffset())))
+                s.UpdatedAt.ToOffset(s.CreatedAt.ToOffset()))
+            {
+                Title = string.IsNullOrEmpty(s.Title) ? null : s.Title,
+            })
             .ToList();
 
         return TypedResults.Ok(new SessionListResponse(Math.Max(response.Total, sessions.Count), sessions)
@@ -143,11 +154,62 @@ public static class SessionsApi
         }
     }
 
+    public static async Task<Results<Ok<SessionHistoryResponse>, ProblemHttpResult>> GetHistory(
+        string sessionId,
+        HttpContext context,
+        LlmService.LlmServiceClient llm,
+        IOptions<TransportOptions> options,
+        [FromQuery(Name = "limit")] string? limit,
+        [FromQuery(Name = "before")] string? before)
+    {
+        // Parsed here, not bound as int?, so a bad value gets a ProblemDetails that names the parameter.
+        var pageSize = DefaultHistoryLimit;
+        if (limit is not null && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out pageSize)
+            || pageSize is < 1 or > MaxHistoryLimit))
+        {
+            return LlmProblems.BadRequest($"limit must be a whole number from 1 to {MaxHistoryLimit}");
+        }
+
+        int? end = null;
+        if (before is not null)
+        {
+            if (!int.TryParse(before, NumberStyles.None, CultureInfo.InvariantCulture, out var index))
+            {
+                return LlmProblems.BadRequest("before must be a message index (a whole number, 0 or more)");
+            }
+
+            end = index;
+        }
+
+        try
+        {
+            var request = new GetHistoryRequest { SessionId = sessionId, Principal = context.GetChatPrincipal(), Limit = pageSize };
+            if (end is { } endIndex)
+            {
+                request.Before = endIndex;
+            }
+
+            var page = await llm.GetHistoryAsync(request, options.Value.Unary(context.RequestAborted));
+            var messages = page.Messages
+                .Select((m, i) => new HistoryEntry(
+                    page.FirstIndex + i, m.Role, m.Text, m.At.ToOffset(), string.IsNullOrEmpty(m.TurnId) ? null : m.TurnId))
+                .ToList();
+            var hasMore = page.FirstIndex > 0;
+            return TypedResults.Ok(new SessionHistoryResponse(sessionId, page.Total, messages, hasMore, hasMore ? page.FirstIndex : null));
+        }
+        catch (RpcException exception) when (exception.StatusCode is StatusCode.NotFound or StatusCode.InvalidArgument)
+        {
+            return NotFound(context);
+        }
+    }
+
+
+    /// <summary>The original's durations are the session's age (now − created), rounded to 2 decimals as it did.</summary>
     public static SessionInfoResponse ToInfo(Session session) => new(
         session.Id,
         session.Model,
         session.MessageCount,
-        Math.Round(session.DurationSeconds, 3),
+        Math.Round(session.AgeSeconds, 2),
         session.UserMessages,
         session.ModelMessages,
         session.CreatedAt.ToOffset())

@@ -3,6 +3,7 @@ using Chat.Transports.Shared.Apis;
 using Chat.Transports.Shared.Errors;
 using Chat.Transports.Shared.Health;
 using Chat.Transports.Shared.Hosting;
+using Chat.Transports.Shared.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Json;
@@ -43,11 +44,13 @@ public static class ChatTransportExtensions
 
         services.AddLlmServiceClient();
 
-        // The original's bodies are snake_case (session_id, message_count…); ProblemDetails keeps its own names.
+        // The original's bodies are snake_case (session_id, message_count…), with its timestamp and float formats;
+        // ProblemDetails keeps its own names.
         services.ConfigureHttpJsonOptions(options =>
         {
             options.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
             options.SerializerOptions.DictionaryKeyPolicy = null;
+            OriginalJson.Configure(options.SerializerOptions);
         });
 
         services.AddProblemDetails();

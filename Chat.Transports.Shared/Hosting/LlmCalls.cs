@@ -16,12 +16,15 @@ public static class LlmCalls
     public static DateTimeOffset ToOffset(this Timestamp? timestamp, DateTimeOffset fallback = default) =>
         timestamp is null ? fallback : timestamp.ToDateTimeOffset();
 
-    /// <summary>A new turn on a session, or on a new one when the id is empty or unknown (the original's get-or-create).</summary>
-    public static TurnRequest NewTurn(string message, string? sessionId, string? modelId, string principal, bool detach) => new()
+    /// <summary>
+    /// A new turn on a session, or on a new one when the id is empty or unknown (the original's get-or-create).
+    /// <paramref name="strictSession"/> (<see cref="StrictSession"/>): an unknown id is NOT_FOUND instead, and nothing is created.
+    /// </summary>
+    public static TurnRequest NewTurn(string message, string? sessionId, string? modelId, string principal, bool detach, bool strictSession = false) => new()
     {
         Message = message,
         SessionId = sessionId?.Trim() ?? "",
-        CreateIfMissing = true,
+        CreateIfMissing = !strictSession,
         ModelId = modelId ?? "",
         Principal = principal,
         Detach = detach,

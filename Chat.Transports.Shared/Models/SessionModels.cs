@@ -33,7 +33,11 @@ public sealed record SessionSummary(
     int MessageCount,
     double DurationMinutes,
     DateTimeOffset CreatedAt,
-    DateTimeOffset LastActivity);
+    DateTimeOffset LastActivity)
+{
+    /// <summary>Addition: the first user message, on one line and shortened; null while the session has none.</summary>
+    public string? Title { get; init; }
+}
 
 public sealed record SessionListResponse(int ActiveSessions, IReadOnlyList<SessionSummary> Sessions)
 {
@@ -44,3 +48,13 @@ public sealed record SessionListResponse(int ActiveSessions, IReadOnlyList<Sessi
 
 /// <summary>The original's <c>{"message": "Session &lt;id&gt; deleted successfully"}</c>.</summary>
 public sealed record MessageResponse(string Message);
+
+/// <summary>
+/// Addition: <c>GET /sessions/{id}/history</c>, one page of the conversation, oldest first. <c>index</c> is the
+/// message's position in the whole history (0 = the first message); pass <c>next_before</c> back as <c>?before=</c>
+/// for the page before this one (null when this page starts at the beginning).
+/// </summary>
+public sealed record SessionHistoryResponse(string SessionId, int Total, IReadOnlyList<HistoryEntry> Messages, bool HasMore, int? NextBefore);
+
+/// <summary>One stored message: <c>role</c> is <c>user</c> or <c>model</c> (the roles the model was given).</summary>
+public sealed record HistoryEntry(int Index, string Role, string Text, DateTimeOffset Timestamp, string? TurnId);

@@ -1,6 +1,7 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using Chat.Contracts.Llm.V1;
+using Chat.Transports.Shared.Json;
 
 namespace Chat.Transports.Shared.Streaming;
 
@@ -114,7 +115,7 @@ public static class OriginalEvents
         writer.WriteStartObject();
         writer.WriteString(Type, Complete);
         writer.WriteNumber(TotalChunks, totalChunks);
-        writer.WriteNumber(ProcessingTime, Math.Round(processingSeconds, 3));
+        OriginalJson.WriteFloat(writer, ProcessingTime, Math.Round(processingSeconds, 3));
         writer.WriteNumber(MessageCount, completed.MessageCount);
         writer.WriteString(SessionId, sessionId);
         WriteTimestamp(writer, withTimestamp);
@@ -125,8 +126,8 @@ public static class OriginalEvents
         writer.WriteNumber(TotalTokens, completed.Usage?.TotalTokens ?? 0);
         writer.WriteEndObject();
         writer.WriteStartObject(Timings);
-        writer.WriteNumber(TimeToFirstToken, Math.Round(completed.TimeToFirstTokenSeconds, 3));
-        writer.WriteNumber(ModelSeconds, Math.Round(completed.TotalSeconds, 3));
+        OriginalJson.WriteFloat(writer, TimeToFirstToken, Math.Round(completed.TimeToFirstTokenSeconds, 3));
+        OriginalJson.WriteFloat(writer, ModelSeconds, Math.Round(completed.TotalSeconds, 3));
         writer.WriteEndObject();
         writer.WriteString(TurnId, turnId);
         writer.WriteEndObject();
@@ -145,11 +146,12 @@ public static class OriginalEvents
         writer.WriteEndObject();
     }
 
+    /// <summary>The original's <c>datetime.now().isoformat()</c> shape, in UTC (see docs/contracts.md).</summary>
     private static void WriteTimestamp(Utf8JsonWriter writer, bool withTimestamp)
     {
         if (withTimestamp)
         {
-            writer.WriteString(Timestamp, DateTimeOffset.UtcNow);
+            OriginalJson.WriteTimestamp(writer, Timestamp, DateTimeOffset.UtcNow);
         }
     }
 }

@@ -39,6 +39,7 @@ public static class WebSocketServiceExtensions
                     : TimeSpan.FromSeconds(chat.Value.KeepAliveTimeoutSeconds);
             });
 
+        builder.Services.AddConversationEngine();
         builder.Services.AddSingleton<ServerInfoProvider>();
         builder.Services.AddSingleton<ConnectionRegistry>();
         builder.Services.AddSingleton<WebSocketTelemetry>();

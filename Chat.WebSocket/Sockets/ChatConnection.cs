@@ -1,97 +1,76 @@
-using System.Buffers;
+using System.Runtime.CompilerServices;
 using System.Net.WebSockets;
 using System.Text.Json;
-using System.Threading.Channels;
-using Chat.Contracts.Llm.V1;
-using Chat.Contracts.Sessions;
+using Chat.Conversation.Engine;
 using Chat.Transports.Shared.Hosting;
 using Chat.Transports.Shared.Streaming;
-using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 
 namespace Chat.WebSocket.Sockets;
 
 /// <summary>
-/// One client connection speaking the original project's JSON protocol. Reads run on one loop (messages are handled
-/// in order; replies stream in the background so pings, typing and cancel still get through), writes go through a
-/// bounded queue drained by one writer loop (a socket allows one sender at a time, and a client that stops reading
-/// must not make the server buffer without bound): replies wait for room (a model faster than the client is paced by
-/// it), other messages overflowing the queue close the connection (1008), and a send pending for
-/// <c>Transport:StreamWriteTimeout</c> aborts it. Session state lives in Chat.Llm.Service; this only remembers which
-/// session the connection has joined, to route typing indicators and message updates.
+/// One client connection speaking the original project's JSON protocol: the framing of a
+/// <see cref="ConversationEngine{TFrame}"/>. It reads text frames (one loop; receives are never cancelled, because
+/// cancelling a receive aborts the socket), turns each JSON message into a command, encodes the conversation's
+/// events as JSON text frames, and owns the close codes: 1003 for a binary frame, 1009 for a message over the limit,
+/// 1008 for a client that stopped reading, 1001 when the host stops. Every close goes through the engine's writer:
+/// first the frame in flight, then the close frame; a peer that does not answer is aborted after a timeout.
 /// </summary>
-public sealed partial class ChatConnection
+public sealed partial class ChatConnection : IConversationFraming<OutgoingFrame>
 {
-    private const string GeneratingStatus = "Generating response...";
-    private const string Protocol = "websocket";
 
     private readonly System.Net.WebSockets.WebSocket _socket;
-    private readonly LlmService.LlmServiceClient _llm;
     private readonly ServerInfoProvider _serverInfo;
     private readonly WebSocketChatOptions _options;
     private readonly WebSocketTelemetry _telemetry;
-    private readonly TransportTelemetry _transportTelemetry;
-    private readonly StreamWriteWatchdog _writeWatchdog;
     private readonly ILogger _logger;
-    private readonly string _principal;
-    private readonly string _origin;
-    private readonly Channel<OutgoingFrame> _outgoing;
-    private readonly SemaphoreSlim _replyCredits;
-    private readonly CancellationTokenSource _lifetime = new();
+    private readonly ConversationEngine<OutgoingFrame> _conversation;
     private readonly Lock _gate = new();
 
     private CloseRequest? _closeRequest;
-    private string? _sessionId;
-    private CancellationTokenSource? _watch;
-    private string? _currentReplyId;
     private CancellationTokenSource? _abortAfterClose;
-    private readonly OwnReplyFilter _ownReplies = new();
+    private ServerInfo? _info;
 
+    /// <param name="strictSessions">The upgrade request asked for strict sessions (<see cref="StrictSession"/>).</param>
     public ChatConnection(
         System.Net.WebSockets.WebSocket socket,
-        LlmService.LlmServiceClient llm,
+        ConversationServices conversations,
         ServerInfoProvider serverInfo,
         WebSocketChatOptions options,
         WebSocketTelemetry telemetry,
-        TransportTelemetry transportTelemetry,
-        TransportOptions transportOptions,
         ILoggerFactory loggerFactory,
         string principal,
-        string origin)
+        bool strictSessions)
     {
         _socket = socket;
-        _llm = llm;
         _serverInfo = serverInfo;
         _options = options;
         _telemetry = telemetry;
-        _transportTelemetry = transportTelemetry;
         _logger = loggerFactory.CreateLogger<ChatConnection>();
-        // A send the client does not take (its receive buffer full) aborts the socket; the queue bound alone would
-        // leave the writer stuck in that send until Kestrel's MinResponseDataRate noticed.
-        _writeWatchdog = new StreamWriteWatchdog(
-            transportOptions.StreamWriteTimeout, Protocol, socket.Abort, transportTelemetry, loggerFactory.CreateLogger<StreamWriteWatchdog>());
-        _principal = principal;
-        _origin = origin;
-        _outgoing = Channel.CreateBounded<OutgoingFrame>(new BoundedChannelOptions(options.OutgoingQueueCapacity)
+        _conversation = conversations.Create(this, new ConversationSettings
         {
-            SingleReader = true,
-            FullMode = BoundedChannelFullMode.Wait,
-        });
-        var replyCredits = Math.Max(1, options.OutgoingQueueCapacity * 3 / 4);
-        _replyCredits = new SemaphoreSlim(replyCredits, replyCredits);
+            QueueCapacity = options.OutgoingQueueCapacity,
+            SlowReader = SlowReaderPolicy.Disconnect,
+            // Replies outlive the connection (buffered in Redis) so a client that drops can resume them.
+            Detach = true,
+            NewSessionWhenNone = true,
+            GetOrCreate = !strictSessions,
+        }, principal, CancellationToken.None);
     }
 
-    public string ConnectionId { get; } = Guid.NewGuid().ToString();
+    public string ConnectionId => _conversation.ConnectionId;
 
-    public string? SessionId => Volatile.Read(ref _sessionId);
+    public string? SessionId => _conversation.SessionId;
+
+    public string Protocol => "websocket";
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        var writer = RunWriterAsync();
+        _conversation.Start();
         try
         {
-            var serverInfo = await _serverInfo.GetAsync(cancellationToken);
-            Send(new ConnectedMessage(ConnectionId, "Connected to GenAI WebSocket server", serverInfo));
+            _info = await _serverInfo.GetAsync(cancellationToken);
+            await _conversation.SendAsync(new ConnectedEvent(ConnectionId));
             await ReceiveLoopAsync();
         }
         catch (Exception exception) when (exception is WebSocketException or OperationCanceledException or IOException)
@@ -101,11 +80,9 @@ public sealed partial class ChatConnection
         finally
         {
             // Replies keep running in Chat.Llm.Service (detached) so the client can resume them after reconnecting.
-            await _lifetime.CancelAsync();
             RequestClose(WebSocketCloseStatus.NormalClosure, "");
-            await writer;
+            await _conversation.StopAsync(drain: false);
             _abortAfterClose?.Dispose();
-            _writeWatchdog.Dispose();
         }
     }
 
@@ -125,10 +102,8 @@ public sealed partial class ChatConnection
             _abortAfterClose.Token.Register(_socket.Abort);
         }
 
-        _outgoing.Writer.TryComplete();
+        _conversation.Close();
     }
-
-    private bool Closing => Volatile.Read(ref _closeRequest) is not null;
 
     private async Task ReceiveLoopAsync()
     {
@@ -144,7 +119,7 @@ public sealed partial class ChatConnection
                 return;
             }
 
-            if (Closing)
+            if (_conversation.Closing)
             {
                 continue; // draining until the peer answers our close
             }
@@ -174,120 +149,6 @@ public sealed partial class ChatConnection
         }
     }
 
-    private async Task RunWriterAsync()
-    {
-        try
-        {
-            while (await _outgoing.Reader.WaitToReadAsync())
-            {
-                while (!Closing && _outgoing.Reader.TryRead(out var frame))
-                {
-                    _writeWatchdog.WriteStarted();
-                    try
-                    {
-                        await _socket.SendAsync(frame.Buffer.AsMemory(0, frame.Length), WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
-                    }
-                    finally
-                    {
-                        _writeWatchdog.WriteEnded();
-                        frame.Release();
-                        if (frame.IsReply)
-                        {
-                            _replyCredits.Release();
-                        }
-                    }
-                }
-
-                if (Closing)
-                {
-                    break;
-                }
-            }
-
-            var close = Volatile.Read(ref _closeRequest)!;
-            if (_socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
-            {
-                await _socket.CloseOutputAsync(close.Status, close.Description, CancellationToken.None);
-            }
-        }
-        catch (Exception exception) when (exception is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException)
-        {
-            Log.ConnectionLost(_logger, ConnectionId, exception.Message);
-        }
-    }
-
-    /// <summary>Queues a message for the writer; a full queue means the client stopped reading: it is disconnected.</summary>
-    private void Send(ServerMessage message)
-    {
-        if (Closing)
-        {
-            return;
-        }
-
-        var json = message.ToUtf8Json();
-        Enqueue(new OutgoingFrame(json, json.Length, Pooled: false));
-    }
-
-    /// <summary>
-    /// A message of a reply: waits for room in the queue instead of overflowing it, so a model faster than the client
-    /// is paced by the client (a client that stops reading altogether is dropped by the write watchdog).
-    /// </summary>
-    private Task SendReplyAsync(ServerMessage message)
-    {
-        if (Closing)
-        {
-            return Task.CompletedTask;
-        }
-
-        var json = message.ToUtf8Json();
-        return EnqueueReplyAsync(new OutgoingFrame(json, json.Length, Pooled: false) { IsReply = true });
-    }
-
-    /// <summary>
-    /// A model delta, the per-token path: written by <see cref="ChunkFrame"/> into a pooled buffer (returned once sent)
-    /// instead of a record serialized into a new array, so a token costs no allocation here.
-    /// </summary>
-    private Task SendChunkAsync(string text, int chunkNumber, string sessionId, string? replyId, long emittedAtTicks)
-    {
-        if (Closing)
-        {
-            return Task.CompletedTask;
-        }
-
-        return EnqueueReplyAsync(ChunkFrame.Rent(text, chunkNumber, sessionId, replyId, emittedAtTicks) with { IsReply = true });
-    }
-
-    /// <summary>
-    /// Replies may fill three quarters of the queue (one credit per frame, returned once sent) and then wait; the rest
-    /// stays for pongs, errors and session updates, whose overflow still means the client stopped reading.
-    /// </summary>
-    private async Task EnqueueReplyAsync(OutgoingFrame frame)
-    {
-        try
-        {
-            await _replyCredits.WaitAsync(_lifetime.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            frame.Release();
-            return;
-        }
-
-        Enqueue(frame);
-    }
-
-    private void Enqueue(OutgoingFrame frame)
-    {
-        if (!_outgoing.Writer.TryWrite(frame) && !Closing)
-        {
-            frame.Release();
-            _telemetry.SlowReaderDisconnected();
-            _transportTelemetry.StreamDropped(Protocol, "queue_full");
-            Log.SlowReader(_logger, ConnectionId, _options.OutgoingQueueCapacity);
-            RequestClose(WebSocketCloseStatus.PolicyViolation, "Client is not reading fast enough");
-        }
-    }
-
     private async Task HandleMessageAsync(ReadOnlyMemory<byte> utf8)
     {
         JsonDocument document;
@@ -297,7 +158,7 @@ public sealed partial class ChatConnection
         }
         catch (JsonException)
         {
-            Send(new ErrorMessage("Invalid JSON format") { Code = "INVALID_ARGUMENT" });
+            await _conversation.SendAsync(new RejectedEvent("Invalid JSON format", StatusCode.InvalidArgument));
             return;
         }
 
@@ -306,331 +167,187 @@ public sealed partial class ChatConnection
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
             {
-                Send(new ErrorMessage("Invalid JSON format") { Code = "INVALID_ARGUMENT" });
+                await _conversation.SendAsync(new RejectedEvent("Invalid JSON format", StatusCode.InvalidArgument));
                 return;
             }
 
             var type = StringField(root, "type");
             _telemetry.MessageReceived(type ?? "");
-            switch (type)
+            var sessionId = StringField(root, "session_id");
+            ConversationCommand? command = type switch
             {
-                case "ping":
-                    Send(new PongMessage(ConnectionId));
-                    break;
-                case "create_session":
-                    await CreateSessionAsync(StringField(root, "model_id"));
-                    break;
-                case "join_session":
-                    await JoinSessionAsync(StringField(root, "session_id"));
-                    break;
-                case "chat":
-                    StartChat(StringField(root, "session_id") ?? SessionId, StringField(root, "message"));
-                    break;
-                case "typing_start" or "typing_stop":
-                    await PublishTypingAsync(StringField(root, "session_id") ?? SessionId, type == "typing_start");
-                    break;
-                case "cancel":
-                    await CancelAsync(StringField(root, "reply_id") ?? Volatile.Read(ref _currentReplyId));
-                    break;
-                case "resume":
-                    StartResume(StringField(root, "reply_id"), IntField(root, "last_chunk_number"));
-                    break;
-                default:
-                    var shown = type is null ? "None" : type.Length > 64 ? type[..64] + "…" : type;
-                    Send(new ErrorMessage($"Unknown message type: {shown}") { Code = "INVALID_ARGUMENT" });
-                    break;
+                "ping" => new PingCommand(sessionId),
+                "create_session" => new CreateSessionCommand(StringField(root, "model_id")),
+                "join_session" => new JoinSessionCommand(sessionId),
+                "chat" => new ChatCommand(sessionId, StringField(root, "message")),
+                "typing_start" or "typing_stop" => new TypingCommand(sessionId, type == "typing_start"),
+                "cancel" => new CancelCommand(sessionId, StringField(root, "reply_id")),
+                "resume" => new ResumeCommand(sessionId, StringField(root, "reply_id"), ResumeFrom(root)),
+                _ => null,
+            };
+
+            if (command is null)
+            {
+                var shown = type is null ? "None" : type.Length > 64 ? type[..64] + "…" : type;
+                await _conversation.SendAsync(new RejectedEvent($"Unknown message type: {shown}", StatusCode.InvalidArgument));
+                return;
             }
+
+            await _conversation.HandleAsync(command);
         }
     }
 
-    private async Task CreateSessionAsync(string? modelId)
-    {
-        try
-        {
-            var session = await _llm.CreateSessionAsync(
-                new CreateSessionRequest { ModelId = modelId ?? "", Principal = _principal }, cancellationToken: _lifetime.Token);
-            await WatchSessionAsync(session.Id);
-            Send(new SessionCreatedMessage(session.Id, session.Model, ConnectionId));
-        }
-        catch (RpcException exception) when (!_lifetime.IsCancellationRequested)
-        {
-            Send(ToError(exception, null, null));
-        }
-    }
+    /// <summary><c>last_position</c> (+ <c>epoch</c>) as every transport names it, or the first form's <c>last_chunk_number</c>.</summary>
+    private static ResumePoint ResumeFrom(JsonElement root) =>
+        root.TryGetProperty("last_position", out var position) && position.ValueKind == JsonValueKind.Number && position.TryGetInt64(out var value) && value >= 0
+            ? new ResumePoint(value, StringField(root, "epoch"))
+            : StringField(root, "epoch") is { } epoch
+                ? new ResumePoint(0, epoch)
+                : ResumePoint.FromLastChunk(IntField(root, "last_chunk_number"));
 
-    private async Task JoinSessionAsync(string? sessionId)
+    public bool TryEncode(ConversationEvent conversationEvent, out OutgoingFrame frame)
     {
-        if (string.IsNullOrWhiteSpace(sessionId))
+        ServerMessage? message = conversationEvent switch
         {
-            Send(new ErrorMessage("session_id is required") { Code = "INVALID_ARGUMENT" });
-            return;
-        }
-
-        try
-        {
-            var session = await _llm.GetSessionAsync(
-                new GetSessionRequest { SessionId = sessionId, Principal = _principal }, cancellationToken: _lifetime.Token);
-            await WatchSessionAsync(session.Id);
-            Send(new SessionJoinedMessage(session.Id, session.Model, session.MessageCount, ConnectionId));
-        }
-        catch (RpcException exception) when (!_lifetime.IsCancellationRequested)
-        {
+            ConnectedEvent connected => new ConnectedMessage(connected.ConnectionId, "Connected to GenAI WebSocket server",
+                _info ?? new ServerInfo("unknown", ServerInfoProvider.Framework, ServerInfoProvider.Features)),
+            PongEvent => new PongMessage(ConnectionId),
+            SessionCreatedEvent created => new SessionCreatedMessage(created.SessionId, created.Model, ConnectionId),
+            SessionJoinedEvent joined => new SessionJoinedMessage(joined.SessionId, joined.Model, joined.MessageCount, ConnectionId),
+            SessionUpdateEvent { Update: var update } updated => update.Type == "user_typing"
+                ? new SessionUpdateMessage(updated.SessionId, update.Type) { ConnectionId = update.ConnectionId, Typing = update.Typing }
+                : new SessionUpdateMessage(updated.SessionId, update.Type) { MessageCount = update.MessageCount, LastMessagePreview = update.LastMessagePreview },
+            ReplyAcceptedEvent accepted => new StatusMessage(OriginalEvents.GeneratingResponse, accepted.SessionId, accepted.ContextMessages, accepted.ReplyId)
+            {
+                Position = accepted.Position,
+            },
+            ReplyStartedEvent started => new ResponseStartMessage(started.SessionId, 0, started.ReplyId)
+            {
+                Resumed = started.Resume is null ? null : true,
+                Recovered = started.Resume?.Recovered,
+                Reason = started.Resume?.Reason,
+                Epoch = started.Epoch.Length > 0 ? started.Epoch : null,
+            },
+            ReplyCompletedEvent { Completed: var completed } done => new ResponseCompleteMessage(
+                completed.TotalChunks,
+                Math.Round(completed.TotalSeconds, 3),
+                completed.MessageCount,
+                done.SessionId,
+                completed.FullText,
+                done.ReplyId,
+                completed.FinishReason,
+                Math.Round(completed.TimeToFirstTokenSeconds, 3),
+                completed.Usage?.InputTokens ?? 0,
+                completed.Usage?.OutputTokens ?? 0) { Position = done.Position },
+            ReplyCancelledEvent cancelled => new ResponseCancelledMessage(cancelled.SessionId, cancelled.ReplyId, cancelled.Chunks)
+            {
+                Position = cancelled.Position,
+            },
+            ReplyFailedEvent failed => new ErrorMessage(failed.Error.Message)
+            {
+                Code = failed.Error.Code,
+                SessionId = failed.SessionId,
+                ReplyId = failed.ReplyId,
+                Retryable = failed.Error.Retryable,
+                Position = failed.Position,
+            },
+            SessionNotFoundEvent notFound => new ErrorMessage("Session not found") { SessionId = notFound.SessionId, Code = StrictSession.NotFoundCode },
+            ReplyExpiredEvent expired => new ErrorMessage("Reply not found or expired")
+            {
+                Code = "NOT_FOUND",
+                ReplyId = expired.ReplyId,
+                Recovered = false,
+                Reason = ResumeReasons.Expired,
+            },
             // A malformed id is as unknown as a missing one to the original's clients.
-            Send(exception.StatusCode == StatusCode.InvalidArgument
-                ? new ErrorMessage("Session not found") { Code = "INVALID_ARGUMENT", SessionId = sessionId }
-                : ToError(exception, sessionId, null));
-        }
-    }
-
-    private void StartChat(string? sessionId, string? text)
-    {
-        if (string.IsNullOrWhiteSpace(text))
-        {
-            Send(new ErrorMessage("Message is required") { Code = "INVALID_ARGUMENT", SessionId = sessionId });
-            return;
-        }
-
-        var request = new TurnRequest
-        {
-            SessionId = sessionId ?? "",
-            Message = text,
-            CreateIfMissing = true,
-            // The reply outlives this connection (buffered in Redis) so a client that drops can resume it.
-            Detach = true,
-            Principal = _principal,
+            FailureEvent { Kind: FailureKind.JoinSession, Code: StatusCode.InvalidArgument } failure
+                => new ErrorMessage("Session not found") { Code = "INVALID_ARGUMENT", SessionId = failure.SessionId },
+            FailureEvent failure => ToError(failure),
+            RejectedEvent rejected => new ErrorMessage(rejected.Message)
+            {
+                Code = StatusName(rejected.Code),
+                SessionId = rejected.SessionId,
+                ReplyId = rejected.ReplyId,
+            },
+            _ => null,
         };
-        _ = RelayAsync(() => _llm.StreamTurn(request, cancellationToken: _lifetime.Token), sessionId, afterChunk: 0, resumed: false);
-    }
 
-    private void StartResume(string? replyId, int lastChunkNumber)
-    {
-        if (string.IsNullOrWhiteSpace(replyId))
+        if (message is null)
         {
-            Send(new ErrorMessage("reply_id is required") { Code = "INVALID_ARGUMENT" });
-            return;
+            frame = default;
+            return false;
         }
 
-        // The whole buffer is replayed from the start (so the reply's session is known) and chunks the client has
-        // are skipped here: chunk numbers and event sequences are kept apart on purpose.
-        var request = new ResumeTurnRequest { TurnId = replyId, AfterSequence = 0, Principal = _principal };
-        _ = RelayAsync(() => _llm.ResumeTurn(request, cancellationToken: _lifetime.Token), null, lastChunkNumber, resumed: true, replyId);
-    }
-
-    private async Task CancelAsync(string? replyId)
-    {
-        if (string.IsNullOrEmpty(replyId))
-        {
-            Send(new ErrorMessage("No reply in progress") { Code = "FAILED_PRECONDITION" });
-            return;
-        }
-
-        try
-        {
-            var response = await _llm.CancelTurnAsync(
-                new CancelTurnRequest { TurnId = replyId, Principal = _principal }, cancellationToken: _lifetime.Token);
-            if (!response.Cancelled)
-            {
-                Send(new ErrorMessage("No reply in progress") { Code = "FAILED_PRECONDITION", ReplyId = replyId });
-            }
-        }
-        catch (RpcException exception) when (!_lifetime.IsCancellationRequested)
-        {
-            Send(ToError(exception, SessionId, replyId));
-        }
-    }
-
-    /// <summary>Streams one reply (a new turn or a resumed one) to the client as status/response_start/chunk/response_complete.</summary>
-    private async Task RelayAsync(
-        Func<AsyncServerStreamingCall<TurnEvent>> start, string? sessionId, int afterChunk, bool resumed, string? replyId = null)
-    {
-        var cancellationToken = _lifetime.Token;
-        var chunks = 0;
-        int? expectedUpdate = null;
-        if (!resumed)
-        {
-            _ownReplies.TurnRequested();
-        }
-
-        try
-        {
-            using var call = start();
-            await foreach (var turnEvent in call.ResponseStream.ReadAllAsync(cancellationToken))
-            {
-                replyId = turnEvent.TurnId;
-                switch (turnEvent.KindCase)
-                {
-                    case TurnEvent.KindOneofCase.Accepted:
-                        var accepted = turnEvent.Accepted;
-                        sessionId = accepted.SessionId;
-                        Volatile.Write(ref _currentReplyId, replyId);
-                        if (accepted.SessionCreated && !resumed)
-                        {
-                            await SendReplyAsync(new SessionCreatedMessage(sessionId, accepted.Model, ConnectionId));
-                        }
-
-                        if (SessionId != sessionId)
-                        {
-                            _ = WatchSessionAsync(sessionId);
-                        }
-
-                        if (!resumed)
-                        {
-                            expectedUpdate = _ownReplies.TurnAccepted(accepted.MessageCount);
-                            await SendReplyAsync(new StatusMessage(GeneratingStatus, sessionId, accepted.ContextMessages, replyId));
-                        }
-
-                        await SendReplyAsync(new ResponseStartMessage(sessionId, 0, replyId) { Resumed = resumed ? true : null });
-                        break;
-                    case TurnEvent.KindOneofCase.Delta:
-                        chunks = turnEvent.Delta.Index;
-                        if (turnEvent.Delta.Index > afterChunk)
-                        {
-                            await SendChunkAsync(turnEvent.Delta.Text, turnEvent.Delta.Index, sessionId ?? "", replyId, turnEvent.Delta.EmittedAtTicks);
-                        }
-
-                        break;
-                    case TurnEvent.KindOneofCase.Completed:
-                        var completed = turnEvent.Completed;
-                        await SendReplyAsync(new ResponseCompleteMessage(
-                            completed.TotalChunks,
-                            Math.Round(completed.TotalSeconds, 3),
-                            completed.MessageCount,
-                            sessionId ?? "",
-                            completed.FullText,
-                            replyId,
-                            completed.FinishReason,
-                            Math.Round(completed.TimeToFirstTokenSeconds, 3),
-                            completed.Usage?.InputTokens ?? 0,
-                            completed.Usage?.OutputTokens ?? 0));
-                        break;
-                    case TurnEvent.KindOneofCase.Error:
-                        if (expectedUpdate is { } expected)
-                        {
-                            _ownReplies.NoReply(expected);
-                        }
-
-                        await SendReplyAsync(turnEvent.Error.Code == "CANCELLED"
-                            ? new ResponseCancelledMessage(sessionId ?? "", replyId, chunks)
-                            : new ErrorMessage(turnEvent.Error.Message)
-                            {
-                                Code = turnEvent.Error.Code,
-                                SessionId = sessionId,
-                                ReplyId = replyId,
-                                Retryable = turnEvent.Error.Retryable,
-                            });
-                        break;
-                }
-            }
-        }
-        catch (Exception exception) when (cancellationToken.IsCancellationRequested
-            && exception is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled })
-        {
-            // The connection went away; the reply goes on in Chat.Llm.Service for a resume.
-        }
-        catch (RpcException exception)
-        {
-            await SendReplyAsync(resumed && exception.StatusCode == StatusCode.NotFound
-                ? new ErrorMessage("Reply not found or expired") { Code = "NOT_FOUND", ReplyId = replyId }
-                : ToError(exception, sessionId, replyId));
-        }
-        finally
-        {
-            if (!resumed && expectedUpdate is null)
-            {
-                _ownReplies.TurnRefused();
-            }
-
-            if (replyId is not null)
-            {
-                Interlocked.CompareExchange(ref _currentReplyId, null, replyId);
-            }
-        }
-    }
-
-    private async Task PublishTypingAsync(string? sessionId, bool typing)
-    {
-        if (string.IsNullOrEmpty(sessionId))
-        {
-            return; // as the original: typing outside a session goes nowhere
-        }
-
-        await PublishAsync(new SessionEvent { SessionId = sessionId, Type = "user_typing", Typing = typing });
-    }
-
-    private async Task PublishAsync(SessionEvent sessionEvent)
-    {
-        sessionEvent.ConnectionId = ConnectionId;
-        sessionEvent.Origin = _origin;
-        sessionEvent.Principal = _principal;
-        sessionEvent.At = Timestamp.FromDateTime(DateTime.UtcNow);
-        try
-        {
-            await _llm.PublishSessionEventAsync(sessionEvent, cancellationToken: _lifetime.Token);
-        }
-        catch (RpcException exception) when (!_lifetime.IsCancellationRequested)
-        {
-            // Fan-out is best effort: a lost typing indicator must not fail the connection.
-            Log.PublishFailed(_logger, sessionEvent.SessionId, exception.StatusCode);
-        }
+        var json = message.ToUtf8Json();
+        frame = new OutgoingFrame(json, json.Length, Pooled: false);
+        return true;
     }
 
     /// <summary>
-    /// Makes this connection the session's listener for typing and message updates from every replica. Returns once
-    /// the subscription is established (bounded), so a client told "joined" does not miss the next update.
+    /// A model delta, the per-token path: written by <see cref="ChunkFrame"/> into a pooled buffer (returned once sent)
+    /// instead of a record serialized into a new array, so a token costs no allocation here.
     /// </summary>
-    private Task WatchSessionAsync(string sessionId)
+    public OutgoingFrame EncodeChunk(in ReplyChunk chunk) =>
+        ChunkFrame.Rent(chunk.Text, chunk.ChunkNumber, chunk.SessionId, chunk.ReplyId, chunk.EmittedAtTicks, chunk.Position);
+
+    // Pooled: a send that completes later must not cost a state machine per token.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<bool> WriteAsync(OutgoingFrame frame)
     {
-        CancellationTokenSource watch;
-        lock (_gate)
+        try
         {
-            if (_sessionId == sessionId && _watch is not null)
-            {
-                return Task.CompletedTask;
-            }
-
-            _watch?.Cancel();
-            _watch = watch = CancellationTokenSource.CreateLinkedTokenSource(_lifetime.Token);
-            Volatile.Write(ref _sessionId, sessionId);
+            await _socket.SendAsync(frame.Buffer.AsMemory(0, frame.Length), WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+            return true;
         }
-
-        var subscribed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _ = ForwardSessionEventsAsync(sessionId, subscribed, watch.Token);
-        return subscribed.Task.WaitAsync(TimeSpan.FromSeconds(2)).ContinueWith(_ => { }, TaskScheduler.Default);
+        catch (Exception exception) when (exception is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException)
+        {
+            Log.ConnectionLost(_logger, ConnectionId, exception.Message);
+            return false;
+        }
     }
 
-    private Task ForwardSessionEventsAsync(string sessionId, TaskCompletionSource subscribed, CancellationToken cancellationToken) =>
-        SessionUpdates.ForwardAsync(_llm, sessionId, _principal, ConnectionId, _ownReplies,
-            update => Send(update.Type switch
-            {
-                "user_typing" => new SessionUpdateMessage(sessionId, update.Type)
-                {
-                    ConnectionId = update.ConnectionId,
-                    Typing = update.Typing,
-                },
-                _ => new SessionUpdateMessage(sessionId, update.Type)
-                {
-                    MessageCount = update.MessageCount,
-                    LastMessagePreview = update.LastMessagePreview,
-                },
-            }),
-            status => Log.WatchInterrupted(_logger, sessionId, status),
-            subscribed,
-            cancellationToken);
+    public void Release(OutgoingFrame frame) => frame.Release();
 
-    private static ErrorMessage ToError(RpcException exception, string? sessionId, string? replyId) => new(exception.StatusCode switch
+    public async ValueTask FinishAsync()
+    {
+        var close = Volatile.Read(ref _closeRequest) ?? new CloseRequest(WebSocketCloseStatus.NormalClosure, "");
+        if (_socket.State is not (WebSocketState.Open or WebSocketState.CloseReceived))
+        {
+            return;
+        }
+
+        try
+        {
+            await _socket.CloseOutputAsync(close.Status, close.Description, CancellationToken.None);
+        }
+        catch (Exception exception) when (exception is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException)
+        {
+            Log.ConnectionLost(_logger, ConnectionId, exception.Message);
+        }
+    }
+
+    public void Abort() => _socket.Abort();
+
+    public void QueueOverflowed()
+    {
+        _telemetry.SlowReaderDisconnected();
+        RequestClose(WebSocketCloseStatus.PolicyViolation, "Client is not reading fast enough");
+    }
+
+    private static ErrorMessage ToError(FailureEvent failure) => new(failure.Code switch
     {
         StatusCode.NotFound => "Session not found",
         StatusCode.InvalidArgument or StatusCode.Aborted or StatusCode.ResourceExhausted or StatusCode.FailedPrecondition
-            => exception.Status.Detail,
+            => failure.Detail,
         StatusCode.Unavailable => "The chat service is temporarily unavailable",
         StatusCode.DeadlineExceeded => "The model did not answer in time",
         _ => "Internal server error",
     })
     {
-        Code = StatusName(exception.StatusCode),
-        SessionId = sessionId,
-        ReplyId = replyId,
-        Retryable = exception.StatusCode is StatusCode.Unavailable or StatusCode.ResourceExhausted or StatusCode.DeadlineExceeded
+        Code = StatusName(failure.Code),
+        SessionId = failure.SessionId,
+        ReplyId = failure.ReplyId,
+        Retryable = failure.Code is StatusCode.Unavailable or StatusCode.ResourceExhausted or StatusCode.DeadlineExceeded
             or StatusCode.Aborted,
     };
 
@@ -657,14 +374,5 @@ public sealed partial class ChatConnection
 
         [LoggerMessage(LogLevel.Information, "Connection {ConnectionId} closed for a protocol violation: {Violation}")]
         public static partial void ProtocolViolation(ILogger logger, string connectionId, string violation);
-
-        [LoggerMessage(LogLevel.Warning, "Connection {ConnectionId} closed: its outgoing queue of {Capacity} frames overflowed (slow reader)")]
-        public static partial void SlowReader(ILogger logger, string connectionId, int capacity);
-
-        [LoggerMessage(LogLevel.Warning, "Publishing a session event on {SessionId} failed with {StatusCode}")]
-        public static partial void PublishFailed(ILogger logger, string sessionId, StatusCode statusCode);
-
-        [LoggerMessage(LogLevel.Warning, "Watching session {SessionId} was interrupted ({StatusCode}); subscribing again")]
-        public static partial void WatchInterrupted(ILogger logger, string sessionId, StatusCode statusCode);
     }
 }

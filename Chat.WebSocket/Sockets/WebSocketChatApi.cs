@@ -1,4 +1,4 @@
-using Chat.Contracts.Llm.V1;
+using Chat.Conversation.Engine;
 using Chat.Transports.Shared.Hosting;
 using Microsoft.Extensions.Options;
 
@@ -14,17 +14,13 @@ public static class WebSocketChatApi
 
     private static async Task AcceptAsync(
         HttpContext context,
-        LlmService.LlmServiceClient llm,
+        ConversationServices conversations,
         ServerInfoProvider serverInfo,
         ConnectionRegistry registry,
         ConnectionCounter counter,
         WebSocketTelemetry telemetry,
-        TransportTelemetry transportTelemetry,
         IOptions<WebSocketChatOptions> options,
-        IOptions<TransportOptions> transportOptions,
-        ILoggerFactory loggerFactory,
-        IConfiguration configuration,
-        IHostEnvironment environment)
+        ILoggerFactory loggerFactory)
     {
         if (!context.WebSockets.IsWebSocketRequest)
         {
@@ -39,15 +35,14 @@ public static class WebSocketChatApi
         using var socket = await context.WebSockets.AcceptWebSocketAsync();
         var connection = new ChatConnection(
             socket,
-            llm,
+            conversations,
             serverInfo,
             options.Value,
             telemetry,
-            transportTelemetry,
-            transportOptions.Value,
             loggerFactory,
             context.GetChatPrincipal(),
-            ServiceInstance.Describe(configuration, environment.ApplicationName));
+            // The upgrade request's flag holds for the whole connection.
+            strictSessions: StrictSession.IsRequested(context.Request));
         activity?.SetTag("chat.connection.id", connection.ConnectionId);
 
         registry.Add(connection);

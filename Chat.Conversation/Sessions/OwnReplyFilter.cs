@@ -1,4 +1,4 @@
-namespace Chat.Contracts.Sessions;
+namespace Chat.Conversation.Sessions;
 
 /// <summary>
 /// Recognises the <c>message_added</c> update that Chat.Llm.Service publishes, to every watcher of a session, for a

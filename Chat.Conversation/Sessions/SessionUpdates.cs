@@ -1,7 +1,7 @@
 using Chat.Contracts.Llm.V1;
 using Grpc.Core;
 
-namespace Chat.Contracts.Sessions;
+namespace Chat.Conversation.Sessions;
 
 /// <summary>
 /// Follows one session's updates (typing, new messages) from every replica through Chat.Llm.Service's WatchSession, for
