@@ -142,12 +142,21 @@ public sealed class TelemetryLeakTests
             .WithHttpHealthCheck("/health")
             .WithReference(llm)
             .WithInternalApiKey(internalApiKey));
+        ExportOverHttp(builder);
         return await builder.StartHealthyAsync(TimeSpan.FromSeconds(90));
     }
 
-    /// <summary>Every service exports to the test's receiver over OTLP/HTTP (the only OTLP endpoint Aspire is given).</summary>
-    private static string[] OtlpTo(OtlpReceiver otlp) =>
-        ["--ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL=", $"--ASPIRE_DASHBOARD_OTLP_HTTP_ENDPOINT_URL={otlp.Endpoint}"];
+    /// <summary>The receiver as Aspire's OTLP/HTTP endpoint (ASPIRE_DASHBOARD_OTLP_HTTP_ENDPOINT_URL)…</summary>
+    private static string[] OtlpTo(OtlpReceiver otlp) => [$"--ASPIRE_DASHBOARD_OTLP_HTTP_ENDPOINT_URL={otlp.Endpoint}"];
+
+    /// <summary>…and every service exporting over OTLP/HTTP (Aspire's default is gRPC): the receiver speaks HTTP.</summary>
+    private static void ExportOverHttp(IDistributedApplicationTestingBuilder builder)
+    {
+        foreach (var project in builder.Resources.OfType<ProjectResource>().ToList())
+        {
+            builder.CreateResourceBuilder(project).WithOtlpExporter(OtlpProtocol.HttpProtobuf);
+        }
+    }
 
     private static void AssertNowhere(OtlpReceiver otlp, IEnumerable<string> values)
     {
@@ -159,7 +168,6 @@ public sealed class TelemetryLeakTests
     {
         var appHost = await ChatAppHost.CreateAsync(["--replicas", "sse=1"], new Dictionary<string, string?>
             {
-                ["ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL"] = "",
                 ["ASPIRE_DASHBOARD_OTLP_HTTP_ENDPOINT_URL"] = otlp.Endpoint,
                 ["Llm:Provider"] = "gemini",
                 ["Llm:Gemini:BaseUrl"] = gemini.BaseUrl,
@@ -172,6 +180,7 @@ public sealed class TelemetryLeakTests
         // string, YARP's the forwarded URL): a key or a message must not reach a log record at any level. A
         // provider's own rule beats every general one, so this overrides "Microsoft.AspNetCore": "Warning" of the
         // services' appsettings.json (whose dotted name cannot be set from the environment through /bin/sh).
+        ExportOverHttp(appHost);
         foreach (var project in appHost.Resources.OfType<ProjectResource>().ToList())
         {
             appHost.CreateResourceBuilder(project)
