@@ -22,6 +22,31 @@ public static class BenchCommand
             ? BenchSystem.Attach(url, options.GatewayHttp2Url)
             : await BenchSystem.StartAsync(options, cancellationToken);
         AnsiConsole.MarkupLine(Markup.Escape($"system: gateway {system.Gateway} · h2c {system.GatewayHttp2}{(system.Attached ? " (attached: A2 only)" : $" · llm {system.Llm}")}"));
+        var notes = new List<string>();
+        IReadOnlyList<ProcessMemory>? memoryAtRest = null;
+        if (!system.Attached)
+        {
+            // At rest: started and healthy, nothing asked of it yet; a few seconds for start-up work to settle.
+            await Task.Delay(TimeSpan.FromSeconds(options.Smoke ? 1 : 10), cancellationToken);
+            memoryAtRest = system.Memory();
+            AnsiConsole.MarkupLine(Markup.Escape($"at rest: {memoryAtRest.Sum(m => m.Processes)} processes, RSS {memoryAtRest.Sum(m => m.RssBytes) / 1048576.0:F0} MiB, " +
+                $"PSS {memoryAtRest.Sum(m => m.PssBytes) / 1048576.0:F0} MiB"));
+        }
+
+        if (options.Arms.Contains("A2n") && !system.Attached)
+        {
+            if (await system.StartNginxAsync(cancellationToken) is { } skipped)
+            {
+                notes.Add($"A2n (nginx) skipped: {skipped}");
+                AnsiConsole.MarkupLine(Markup.Escape(notes[^1]));
+            }
+            else
+            {
+                AnsiConsole.MarkupLine(Markup.Escape($"nginx peer: {system.Nginx!.Http} · h2c {system.Nginx.Http2}"));
+            }
+        }
+
+        var paths = system.Attached ? null : system.Paths(options.Transports);
         using var connections = new BenchConnections();
         var runner = new BenchRunner(options, system, connections);
         var arms = runner.BuildArms();
@@ -52,7 +77,12 @@ public static class BenchCommand
         }
 
         var report = new BenchReport(startedAt, $"{Environment.ProcessorCount} cores, {Environment.OSVersion.VersionString}", loadAtStart, LoadAverage(), options,
-            scenarios.Select(BenchReport.Scenario).ToList());
+            scenarios.Select(BenchReport.Scenario).ToList())
+        {
+            Paths = paths,
+            MemoryAtRest = memoryAtRest,
+            Notes = notes,
+        };
         report.WriteConsole();
         Directory.CreateDirectory(options.OutputDirectory);
         var json = Path.Combine(options.OutputDirectory, "bench.json");

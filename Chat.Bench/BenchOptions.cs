@@ -21,6 +21,8 @@ public sealed record BenchOptions
     public string[] Scenarios { get; init; } = ["single", "load", "idle"];
     public string[] IdleKinds { get; init; } = ["websocket", "grpc"];
     public TimeSpan IdleHold { get; init; } = TimeSpan.FromSeconds(3);
+    public string[] Arms { get; init; } = ["A0", "A1", "A2"];
+    public bool DotnetRunHost { get; init; }
 
     public const string Usage = """
         Chat.Bench: what each transport and each hop costs (docs/performance.md).
@@ -44,6 +46,12 @@ public sealed record BenchOptions
           --idle-kinds <list>   idle streams to open: websocket,grpc,sse (default websocket,grpc; sse streams are chat
                                 turns, so give the model a slow pacing, e.g. --ttft-ms 600000)
           --hold <t>            how long the idle streams are held open, checked every 30 s (default 3s)
+          --arms <list>         comma-separated subset of A0,A1,A2,A2n (default A0,A1,A2; A2 alone puts every stream
+                                through the gateway)
+          --nginx               adds the peer arm A2n: nginx in front of the same transports (installed with apt as root,
+                                else skipped with the reason)
+          --dotnet-run-host     starts the services through Aspire's default `dotnet run` host instead of their built
+                                output (to measure what the AppHost's WithBuiltOutputLaunch saves)
           --out <dir>           where bench.json and bench.svg go (default .bench)
         """;
 
@@ -78,6 +86,9 @@ public sealed record BenchOptions
                 "--scenarios" => options with { Scenarios = List(Next()) },
                 "--idle-kinds" => options with { IdleKinds = List(Next()) },
                 "--hold" => options with { IdleHold = ParseDuration(Next()) },
+                "--arms" => options with { Arms = List(Next()) },
+                "--nginx" => options with { Arms = [.. options.Arms.Append("A2n").Distinct()] },
+                "--dotnet-run-host" => options with { DotnetRunHost = true },
                 _ => throw new ArgumentException($"Unknown option '{args[i]}'."),
             };
         }

@@ -27,7 +27,7 @@ public sealed class BenchRunner(BenchOptions options, BenchSystem system, BenchC
     public IReadOnlyList<Arm> BuildArms()
     {
         var arms = new List<Arm>();
-        if (system.Llm is { } llm)
+        if (system.Llm is { } llm && options.Arms.Contains("A0"))
         {
             arms.Add(new Arm("A0", "llm-grpc", new LlmDirectClient(BenchConnections.Channel(llm), system.LlmInternalApiKey)));
         }
@@ -35,12 +35,20 @@ public sealed class BenchRunner(BenchOptions options, BenchSystem system, BenchC
         var gatewayGrpc = BenchConnections.Channel(system.GatewayHttp2);
         foreach (var transport in options.Transports)
         {
-            if (system.Transports.TryGetValue(transport, out var direct))
+            if (system.Transports.TryGetValue(transport, out var direct) && options.Arms.Contains("A1"))
             {
                 arms.Add(new Arm("A1", transport, Client(transport, direct, direct)));
             }
 
-            arms.Add(new Arm("A2", transport, Client(transport, new Uri(system.Gateway, $"{transport}/"), system.GatewayHttp2)));
+            if (options.Arms.Contains("A2"))
+            {
+                arms.Add(new Arm("A2", transport, Client(transport, new Uri(system.Gateway, $"{transport}/"), system.GatewayHttp2)));
+            }
+
+            if (system.Nginx is { } nginx)
+            {
+                arms.Add(new Arm("A2n", transport, Client(transport, new Uri(nginx.Http, $"{transport}/"), nginx.Http2)));
+            }
         }
 
         return arms;
@@ -159,7 +167,7 @@ public sealed class BenchRunner(BenchOptions options, BenchSystem system, BenchC
     /// </summary>
     public async Task<ScenarioResult> IdleConnectionsAsync(CancellationToken cancellationToken)
     {
-        var before = system.Processes().ToDictionary(p => p.Name, p => ProcessSample.Read(p.Pid));
+        var before = system.Processes().ToDictionary(p => p.Name, p => p.Read());
         var sockets = new List<ClientWebSocket>();
         var calls = new List<(AsyncDuplexStreamingCall<ChatRequest, ChatResponse> Call, Task<bool> Next)>();
         var sseStreams = new List<(HttpResponseMessage Response, Task<int> Next)>();
@@ -215,7 +223,7 @@ public sealed class BenchRunner(BenchOptions options, BenchSystem system, BenchC
             while (true)
             {
                 var left = Ticks.ToMicroseconds(holdUntil - Stopwatch.GetTimestamp());
-                peakRss = Math.Max(peakRss, system.Processes().Where(p => p.Name is not ("bench" or "redis")).Sum(p => ProcessSample.Read(p.Pid).RssBytes));
+                peakRss = Math.Max(peakRss, system.Processes().Where(p => BenchSystem.IsService(p.Name)).Sum(p => p.Read().RssBytes));
                 if (left <= 0)
                 {
                     break;
@@ -232,12 +240,10 @@ public sealed class BenchRunner(BenchOptions options, BenchSystem system, BenchC
                 errors.Record(new TurnObservation(0) { Error = "idle stream dropped during the hold" }, 0);
             }
 
-            var processes = system.Processes().Select(p =>
-            {
-                var now = ProcessSample.Read(p.Pid);
-                var cpu = now.CpuSeconds - before[p.Name].CpuSeconds;
-                return new ProcessFigures(p.Name, cpu, now.RssBytes, 0, 0);
-            }).ToList();
+            var samples = system.Processes().Where(p => before.ContainsKey(p.Name)).ToDictionary(p => p.Name, p => p.ReadWithPss());
+            var processes = samples.Select(pair => new ProcessFigures(pair.Key, pair.Value.CpuSeconds - before[pair.Key].CpuSeconds, pair.Value.RssBytes, 0, 0)).ToList();
+            // The processes the idle streams pass through: the gateway, the transports of the kinds held, the LLM service.
+            var onPath = processes.Where(p => p.Name is "gateway" or "llm" || kinds.Any(k => p.Name == k || p.Name.StartsWith(k + "-", StringComparison.Ordinal))).ToList();
             var extra = new Dictionary<string, object>
             {
                 ["open_websockets"] = sockets.Count,
@@ -245,7 +251,11 @@ public sealed class BenchRunner(BenchOptions options, BenchSystem system, BenchC
                 ["open_sse_streams"] = sseStreams.Count,
                 ["held_seconds"] = options.IdleHold.TotalSeconds,
                 ["dropped_during_hold"] = dropped,
-                ["services_rss_bytes"] = processes.Where(p => p.Name is not ("bench" or "redis")).Sum(p => p.RssBytes),
+                ["services_rss_bytes"] = processes.Where(p => BenchSystem.IsService(p.Name)).Sum(p => p.RssBytes),
+                ["services_pss_bytes"] = samples.Where(p => BenchSystem.IsService(p.Key)).Sum(p => p.Value.PssBytes),
+                ["path_processes"] = onPath.Select(p => p.Name).ToList(),
+                ["path_rss_bytes"] = onPath.Sum(p => p.RssBytes),
+                ["path_pss_bytes"] = onPath.Sum(p => samples[p.Name].PssBytes),
                 ["services_peak_rss_bytes"] = peakRss,
                 ["rss_delta_bytes"] = processes.ToDictionary(p => p.Name, p => p.RssBytes - before[p.Name].RssBytes),
                 ["rss_bytes_per_stream"] = processes.ToDictionary(
@@ -331,6 +341,7 @@ public sealed class BenchRunner(BenchOptions options, BenchSystem system, BenchC
     {
         "bench" or "llm" or "redis" => figures.Sum(f => f.Tokens),
         "gateway" => figures.Where(f => f.Arm == "A2").Sum(f => f.Tokens),
+        "nginx" => figures.Where(f => f.Arm == "A2n").Sum(f => f.Tokens),
         _ => figures.Where(f => f.Transport == process).Sum(f => f.Tokens),
     };
 

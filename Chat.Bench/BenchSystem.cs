@@ -3,6 +3,7 @@ using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Chat.Bench;
 
@@ -28,7 +29,13 @@ public sealed class BenchSystem : IAsyncDisposable
     public IReadOnlyDictionary<string, Uri> Transports { get; private init; } = new Dictionary<string, Uri>();
     public string? RedisConnection { get; private init; }
 
+    public NginxPeer? Nginx { get; private set; }
+
     public bool Attached => _app is null;
+
+    /// <summary>A service of the graph (a replica of one of <see cref="Resources"/>), not Redis, DCP or the client.</summary>
+    public static bool IsService(string name) =>
+        Resources.Any(r => name == r || (name.StartsWith(r + "-", StringComparison.Ordinal) && int.TryParse(name.AsSpan(r.Length + 1), out _)));
 
     public static BenchSystem Attach(Uri gateway, Uri? gatewayHttp2) => new()
     {
@@ -66,9 +73,22 @@ public sealed class BenchSystem : IAsyncDisposable
         string[] args = ["--replicas", "llm=1,rest=1,streaming=1,sse=1,websocket=1,grpc=1",
             .. settings.Select(pair => $"--{pair.Key}={pair.Value}")];
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Chat_AppHost>(args, cancellationToken);
+        // The AppHost's health checks of resources still starting are expected failures, not news.
+        builder.Services.AddLogging(logging => logging
+            .AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.None)
+            .AddFilter("Aspire.Hosting", LogLevel.Error));
         foreach (var project in builder.Resources.OfType<ProjectResource>().ToList())
         {
             builder.CreateResourceBuilder(project).WithEnvironment("Logging__LogLevel__Default", "Warning");
+            if (options.DotnetRunHost)
+            {
+                // Aspire's default launch (`dotnet run --project … --no-build`, a host process beside each service)
+                // instead of the AppHost's WithBuiltOutputLaunch: what that extension saves, measured.
+                foreach (var launch in project.Annotations.OfType<ExecutableAnnotation>().ToList())
+                {
+                    project.Annotations.Remove(launch);
+                }
+            }
         }
 
         var app = await builder.BuildAsync(cancellationToken);
@@ -108,12 +128,17 @@ public sealed class BenchSystem : IAsyncDisposable
     public IReadOnlyList<WatchedProcess> Processes()
     {
         var processes = new List<WatchedProcess> { new("bench", Environment.ProcessId) };
+        if (Nginx is { } nginx)
+        {
+            processes.Add(nginx.Processes());
+        }
+
         if (_app is null)
         {
             return processes;
         }
 
-        var names = new Dictionary<int, string>();
+        var names = new List<(string Name, int Pid)>();
         foreach (var directory in Directory.EnumerateDirectories("/proc"))
         {
             if (!int.TryParse(Path.GetFileName(directory), out var pid) || pid == Environment.ProcessId)
@@ -131,28 +156,104 @@ public sealed class BenchSystem : IAsyncDisposable
 
                 var service = environment.FirstOrDefault(e => e.StartsWith("OTEL_SERVICE_NAME=", StringComparison.Ordinal))?.Split('=', 2)[1];
                 var command = File.ReadAllText(Path.Combine(directory, "cmdline")).Replace('\0', ' ').Trim();
-                var name = service
-                    ?? (command.Contains("redis-server", StringComparison.Ordinal) || command.Contains("GarnetServer", StringComparison.Ordinal) ? "redis"
+                var name = command.Contains("redis-server", StringComparison.Ordinal) || command.Contains("GarnetServer", StringComparison.Ordinal) ? "redis"
                     : command.Contains("monitor-process", StringComparison.Ordinal) ? "dcp-monitor"
                     : command.Contains("run-controllers", StringComparison.Ordinal) ? "dcp-controllers"
                     : command.Contains("start-apiserver", StringComparison.Ordinal) ? "dcp-apiserver"
-                    : Path.GetFileName(command.Split(' ')[0]));
-                names[pid] = name;
+                    // Aspire's default launch: a `dotnet run` host that stays alive beside the service it started.
+                    : command.Contains(" run ", StringComparison.Ordinal) && command.Contains("--project", StringComparison.Ordinal) ? "dotnet-run-host"
+                    : service ?? Path.GetFileName(command.Split(' ')[0]);
+                names.Add((name, pid));
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
             }
         }
 
-        processes.AddRange(names.OrderBy(n => n.Value, StringComparer.Ordinal).Select(n => new WatchedProcess(n.Value, n.Key)));
+        processes.AddRange(names.GroupBy(n => n.Name).OrderBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g => new WatchedProcess(g.Key, g.Select(n => n.Pid).ToList())));
         return processes;
+    }
+
+    /// <summary>Processes of the application itself (not the bench client, not nginx).</summary>
+    public IReadOnlyList<WatchedProcess> ApplicationProcesses() => Processes().Where(p => p.Name is not ("bench" or "nginx")).ToList();
+
+    /// <summary>
+    /// The path of each kind of arm, hop by hop: the port the caller was given (by the bench, or in the caller's
+    /// environment by DCP) and the process that owns it. A DCP proxy (or any other) in front of a service shows by name.
+    /// </summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<PathHop>> Paths(IEnumerable<string> transports)
+    {
+        var processes = Processes();
+        var owners = PortOwners.Listening();
+        int PidOf(string name) => processes.FirstOrDefault(p => p.Name == name)?.Pids[0] ?? 0;
+        PathHop Hop(string from, string to, Uri? uri)
+        {
+            var port = uri?.Port ?? 0;
+            return owners.TryGetValue(port, out var owner)
+                ? new PathHop(from, to, port, PortOwners.Describe(owner, processes), owner)
+                : new PathHop(from, to, port, "(nobody listens)", 0);
+        }
+
+        Uri? Env(string process, string variable) =>
+            PortOwners.Environment(PidOf(process), variable) is { } value
+                ? Uri.TryCreate(value, UriKind.Absolute, out var uri) ? uri : new Uri("tcp://" + value.Split(',')[0])
+                : null;
+
+        var paths = new Dictionary<string, IReadOnlyList<PathHop>>();
+        var toRedis = Hop("llm", "redis", Env("llm", "ConnectionStrings__redis"));
+        if (Llm is not null)
+        {
+            paths["A0"] = [Hop("bench", "llm", Llm), toRedis];
+        }
+
+        foreach (var transport in transports)
+        {
+            var toLlm = Hop(transport, "llm", Env(transport, "services__llm__http__0"));
+            var upstream = Hop("gateway", transport, Env("gateway", $"services__{transport}__http__0"));
+            if (Transports.TryGetValue(transport, out var direct))
+            {
+                paths[$"A1 {transport}"] = [Hop("bench", transport, direct), toLlm, toRedis];
+            }
+
+            paths[$"A2 {transport}"] = [Hop("bench", "gateway", transport == "grpc" ? GatewayHttp2 : Gateway), upstream, toLlm, toRedis];
+            if (Nginx is { } nginx)
+            {
+                paths[$"A2n {transport}"] = [Hop("bench", "nginx", transport == "grpc" ? nginx.Http2 : nginx.Http),
+                    Hop("nginx", transport, Transports.GetValueOrDefault(transport)), toLlm, toRedis];
+            }
+        }
+
+        return paths;
+    }
+
+    /// <summary>RSS and PSS of every process of the application (services, Redis, DCP, the dashboard when enabled).</summary>
+    public IReadOnlyList<ProcessMemory> Memory() => ApplicationProcesses()
+        .Select(p => (p, Sample: p.ReadWithPss()))
+        .Select(x => new ProcessMemory(x.p.Name, x.p.Pids.Count, x.Sample.RssBytes, x.Sample.PssBytes))
+        .ToList();
+
+    /// <summary>Starts the nginx peer in front of the same transport replicas (A2n); the reason when skipped.</summary>
+    public async Task<string?> StartNginxAsync(CancellationToken cancellationToken)
+    {
+        var (peer, skipped) = await NginxPeer.StartAsync(Transports, cancellationToken);
+        Nginx = peer;
+        return skipped;
     }
 
     public async ValueTask DisposeAsync()
     {
+        if (Nginx is not null)
+        {
+            await Nginx.DisposeAsync();
+        }
+
         if (_app is not null)
         {
             await _app.DisposeAsync();
         }
     }
 }
+
+/// <summary>Memory of one role of the application (several processes for DCP's monitors): RSS and PSS, in bytes.</summary>
+public sealed record ProcessMemory(string Name, int Processes, long RssBytes, long PssBytes);

@@ -2,8 +2,12 @@ using System.Globalization;
 
 namespace Chat.Bench;
 
-/// <summary>CPU time and RSS of one process from /proc/&lt;pid&gt;/stat and /proc/&lt;pid&gt;/status (Linux).</summary>
-public readonly record struct ProcessSample(double CpuSeconds, long RssBytes)
+/// <summary>
+/// CPU time, RSS and PSS of one process from /proc/&lt;pid&gt;/stat, /proc/&lt;pid&gt;/status and
+/// /proc/&lt;pid&gt;/smaps_rollup (Linux). PSS shares each page among the processes that map it, so the PSS of a whole
+/// application adds up to what it really costs (RSS counts the shared runtime libraries once per process).
+/// </summary>
+public readonly record struct ProcessSample(double CpuSeconds, long RssBytes, long PssBytes = 0)
 {
     private const double ClockTicksPerSecond = 100; // USER_HZ, 100 on every Linux this runs on
 
@@ -15,38 +19,71 @@ public readonly record struct ProcessSample(double CpuSeconds, long RssBytes)
             // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
             var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
             var cpu = (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / ClockTicksPerSecond;
-            long rss = 0;
-            foreach (var line in File.ReadLines($"/proc/{pid}/status"))
-            {
-                if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
-                {
-                    rss = long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
-                }
-            }
-
-            return new ProcessSample(cpu, rss);
+            return new ProcessSample(cpu, Kilobytes($"/proc/{pid}/status", "VmRSS:"));
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return default;
         }
     }
+
+    /// <summary>As <see cref="Read(int)"/>, with PSS (reading smaps_rollup costs the kernel a walk of the page tables).</summary>
+    public static ProcessSample ReadWithPss(int pid)
+    {
+        var sample = Read(pid);
+        try
+        {
+            return sample with { PssBytes = Kilobytes($"/proc/{pid}/smaps_rollup", "Pss:") };
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return sample;
+        }
+    }
+
+    public static ProcessSample operator +(ProcessSample a, ProcessSample b) =>
+        new(a.CpuSeconds + b.CpuSeconds, a.RssBytes + b.RssBytes, a.PssBytes + b.PssBytes);
+
+    private static long Kilobytes(string file, string field)
+    {
+        foreach (var line in File.ReadLines(file))
+        {
+            if (line.StartsWith(field, StringComparison.Ordinal))
+            {
+                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+            }
+        }
+
+        return 0;
+    }
 }
 
-/// <summary>A process the bench watches: a replica (by name) or the bench client itself.</summary>
-public sealed record WatchedProcess(string Name, int Pid);
+/// <summary>
+/// A process the bench watches, by role: a replica (by resource name), Redis, the bench client, nginx, or DCP's helpers
+/// (one <c>dcp-monitor</c> per service: a role may have several processes, whose figures add up).
+/// </summary>
+public sealed record WatchedProcess(string Name, IReadOnlyList<int> Pids)
+{
+    public WatchedProcess(string name, int pid) : this(name, [pid])
+    {
+    }
+
+    public ProcessSample Read() => Pids.Select(ProcessSample.Read).Aggregate(default(ProcessSample), (a, b) => a + b);
+
+    public ProcessSample ReadWithPss() => Pids.Select(ProcessSample.ReadWithPss).Aggregate(default(ProcessSample), (a, b) => a + b);
+}
 
 /// <summary>CPU used by each watched process over a scenario, and its RSS at the end.</summary>
 public sealed record ProcessFigures(string Name, double CpuSeconds, long RssBytes, long TokensThrough, double CpuMicrosecondsPerToken);
 
 public sealed class ProcessMeter(IReadOnlyList<WatchedProcess> processes)
 {
-    private readonly Dictionary<string, ProcessSample> _start = processes.ToDictionary(p => p.Name, p => ProcessSample.Read(p.Pid));
+    private readonly Dictionary<string, ProcessSample> _start = processes.ToDictionary(p => p.Name, p => p.Read());
 
     /// <param name="tokensThrough">tokens that passed through a process (by name) during the scenario.</param>
     public List<ProcessFigures> Stop(Func<string, long> tokensThrough) => processes.Select(p =>
     {
-        var end = ProcessSample.Read(p.Pid);
+        var end = p.Read();
         var cpu = end.CpuSeconds - _start[p.Name].CpuSeconds;
         var tokens = tokensThrough(p.Name);
         return new ProcessFigures(p.Name, cpu, end.RssBytes, tokens, tokens > 0 ? cpu * 1e6 / tokens : 0);

@@ -40,7 +40,7 @@ public sealed class SoakRunner(BenchOptions options, BenchSystem system, BenchRu
         SoakSample Sample() => new(
             Math.Round(Stopwatch.GetElapsedTime(started).TotalSeconds, 1),
             figures.Sum(f => f.Turns), figures.Sum(f => f.Tokens), figures.Sum(f => f.Errors), figures.Sum(f => f.Lost + f.Reordered),
-            processes.ToDictionary(p => p.Name, p => ProcessSample.Read(p.Pid).RssBytes));
+            processes.ToDictionary(p => p.Name, p => p.Read().RssBytes));
 
         var clients = Enumerable.Range(0, options.Streams).Select(i => Task.Run(async () =>
         {

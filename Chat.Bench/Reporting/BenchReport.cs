@@ -23,7 +23,7 @@ public sealed record ArmReport(
 
 /// <summary>Per transport, A2 against A0 (the whole chain) and A1 (the gateway alone), in ms and as ratios.</summary>
 public sealed record ChainCost(
-    string Transport, double AddedTtftP50, double AddedTtftP99, double RatioTtftP50, double GatewayTtftP50, double GatewayTtftP99,
+    string Arm, string Transport, double AddedTtftP50, double AddedTtftP99, double RatioTtftP50, double GatewayTtftP50, double GatewayTtftP99,
     double AddedLagP50, double AddedLagP99, double GatewayLagP50, double GatewayLagP99);
 
 public sealed record ScenarioReport(
@@ -34,6 +34,15 @@ public sealed record BenchReport(
     DateTimeOffset StartedAt, string Machine, double LoadAverageAtStart, double LoadAverageAtEnd, BenchOptions Options,
     IReadOnlyList<ScenarioReport> Scenarios)
 {
+    /// <summary>Each arm's path, hop by hop, with the process owning each port (a proxy in the way shows by name).</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<PathHop>>? Paths { get; init; }
+
+    /// <summary>RSS and PSS of every process of the application at rest (started, healthy, before any turn).</summary>
+    public IReadOnlyList<ProcessMemory>? MemoryAtRest { get; init; }
+
+    /// <summary>Why an arm did not run (nginx missing and not installable, say).</summary>
+    public IReadOnlyList<string>? Notes { get; init; }
+
     public static readonly JsonSerializerOptions Json = new()
     {
         WriteIndented = true,
@@ -52,11 +61,12 @@ public sealed record BenchReport(
             Percentiles.Of(a.Ttft), Percentiles.Of(a.Lag), Percentiles.Of(a.InterToken), Percentiles.Of(a.EndToEnd), a.ErrorSamples)).ToList();
         var a0 = arms.FirstOrDefault(a => a.Arm == "A0");
         var costs = new List<ChainCost>();
-        foreach (var a2 in arms.Where(a => a.Arm == "A2" && a.Ttft.Count > 0))
+        // A2 (the gateway) and A2n (nginx, the peer) against the same baselines.
+        foreach (var a2 in arms.Where(a => a.Arm is "A2" or "A2n" && a.Ttft.Count > 0))
         {
             var a1 = arms.FirstOrDefault(a => a.Arm == "A1" && a.Transport == a2.Transport);
             costs.Add(new ChainCost(
-                a2.Transport,
+                a2.Arm, a2.Transport,
                 D(a2.Ttft.P50, a0?.Ttft.P50), D(a2.Ttft.P99, a0?.Ttft.P99),
                 a0 is null || a0.Ttft.P50 == 0 ? double.NaN : Math.Round(a2.Ttft.P50 / a0.Ttft.P50, 2),
                 D(a2.Ttft.P50, a1?.Ttft.P50), D(a2.Ttft.P99, a1?.Ttft.P99),
@@ -78,6 +88,35 @@ public sealed record BenchReport(
 
     public void WriteConsole()
     {
+        if (Paths is { Count: > 0 })
+        {
+            var table = new Table().Border(TableBorder.Simple).AddColumns("arm", "path (port → process that owns it)");
+            foreach (var (arm, hops) in Paths)
+            {
+                table.AddRow(Markup.Escape(arm), Markup.Escape(string.Join("  ·  ", hops.Select(h => $"{h.From} → :{h.Port} {h.Owner}"))));
+            }
+
+            AnsiConsole.Write(table);
+        }
+
+        if (MemoryAtRest is { Count: > 0 } memory)
+        {
+            var table = new Table().Border(TableBorder.Simple).AddColumns("at rest", "processes", "RSS MiB", "PSS MiB");
+            foreach (var m in memory)
+            {
+                table.AddRow(m.Name, N(m.Processes), F(m.RssBytes / 1048576.0), F(m.PssBytes / 1048576.0));
+            }
+
+            table.AddRow("[bold]whole application[/]", N(memory.Sum(m => m.Processes)), F(memory.Sum(m => m.RssBytes) / 1048576.0),
+                F(memory.Sum(m => m.PssBytes) / 1048576.0));
+            AnsiConsole.Write(table);
+        }
+
+        foreach (var note in Notes ?? [])
+        {
+            AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(note)}[/]");
+        }
+
         foreach (var scenario in Scenarios)
         {
             AnsiConsole.Write(new Rule($"[bold]{scenario.Name}[/]: {Markup.Escape(scenario.Description)}").LeftJustified());
@@ -100,10 +139,10 @@ public sealed record BenchReport(
             if (scenario.Costs.Count > 0)
             {
                 var costs = new Table().Border(TableBorder.Simple).AddColumns(
-                    "transport", "ΔTTFT A2−A0 p50/p99 ms", "TTFT A2/A0 p50", "gateway ΔTTFT A2−A1 p50/p99", "Δlag A2−A0 p50/p99 ms", "gateway Δlag A2−A1 p50/p99");
+                    "arm", "ΔTTFT A2−A0 p50/p99 ms", "TTFT A2/A0 p50", "proxy ΔTTFT A2−A1 p50/p99", "Δlag A2−A0 p50/p99 ms", "proxy Δlag A2−A1 p50/p99");
                 foreach (var c in scenario.Costs)
                 {
-                    costs.AddRow(c.Transport, $"{F(c.AddedTtftP50)}/{F(c.AddedTtftP99)}", F(c.RatioTtftP50), $"{F(c.GatewayTtftP50)}/{F(c.GatewayTtftP99)}",
+                    costs.AddRow($"{c.Arm} {c.Transport}", $"{F(c.AddedTtftP50)}/{F(c.AddedTtftP99)}", F(c.RatioTtftP50), $"{F(c.GatewayTtftP50)}/{F(c.GatewayTtftP99)}",
                         $"{F(c.AddedLagP50)}/{F(c.AddedLagP99)}", $"{F(c.GatewayLagP50)}/{F(c.GatewayLagP99)}");
                 }
 

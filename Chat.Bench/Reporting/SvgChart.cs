@@ -18,7 +18,7 @@ public static class SvgChart
 
     private static readonly Dictionary<string, string> Colours = new()
     {
-        ["A0"] = "#6b7280", ["A1"] = "#2563eb", ["A2"] = "#dc2626",
+        ["A0"] = "#6b7280", ["A1"] = "#2563eb", ["A2"] = "#dc2626", ["A2n"] = "#16a34a",
     };
 
     public static string Render(BenchReport report)
@@ -47,7 +47,7 @@ public static class SvgChart
         var svg = new StringBuilder();
         svg.Append(CultureInfo.InvariantCulture, $"""<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{y}" viewBox="0 0 {width} {y}" font-family="sans-serif">""");
         svg.Append(CultureInfo.InvariantCulture, $"""<rect width="{width}" height="{y}" fill="white"/>""");
-        svg.Append(Text(10, 20, $"Chat.Bench {report.StartedAt:yyyy-MM-dd HH:mm} UTC · {report.Machine} · load avg {report.LoadAverageAtStart:F1}→{report.LoadAverageAtEnd:F1} · bar p50, whisker p99, log scale · grey A0 direct LLM, blue A1 transport, red A2 gateway→transport", 11, "normal"));
+        svg.Append(Text(10, 20, $"Chat.Bench {report.StartedAt:yyyy-MM-dd HH:mm} UTC · {report.Machine} · load avg {report.LoadAverageAtStart:F1}→{report.LoadAverageAtEnd:F1} · bar p50, whisker p99, log scale · grey A0 direct LLM, blue A1 transport, red A2 gateway→transport, green A2n nginx→transport", 11, "normal"));
         svg.Append(body);
         svg.Append("</svg>");
         return svg.ToString();

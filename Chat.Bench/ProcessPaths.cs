@@ -1,0 +1,103 @@
+using System.Globalization;
+
+namespace Chat.Bench;
+
+/// <summary>One hop of an arm's path: who connects, to which port, and which process owns (listens on) that port.</summary>
+public sealed record PathHop(string From, string To, int Port, string Owner, int OwnerPid);
+
+/// <summary>
+/// Which process owns each listening TCP port, from /proc/net/tcp and /proc/net/tcp6 (the socket inode of every
+/// listening socket) and /proc/&lt;pid&gt;/fd (the process holding that inode). A proxy in front of a service (DCP's L4
+/// proxy, say) owns the port the caller was given, so it shows by name on the path.
+/// </summary>
+public static class PortOwners
+{
+    private const string Listen = "0A";
+
+    public static Dictionary<int, int> Listening()
+    {
+        var inodes = new Dictionary<long, int>(); // socket inode → port
+        foreach (var table in new[] { "/proc/net/tcp", "/proc/net/tcp6" })
+        {
+            if (!File.Exists(table))
+            {
+                continue;
+            }
+
+            foreach (var line in File.ReadLines(table).Skip(1))
+            {
+                // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
+                var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                if (fields.Length < 10 || fields[3] != Listen)
+                {
+                    continue;
+                }
+
+                var port = int.Parse(fields[1][(fields[1].LastIndexOf(':') + 1)..], NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+                inodes[long.Parse(fields[9], CultureInfo.InvariantCulture)] = port;
+            }
+        }
+
+        var owners = new Dictionary<int, int>();
+        foreach (var directory in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(directory), out var pid))
+            {
+                continue;
+            }
+
+            try
+            {
+                foreach (var fd in Directory.EnumerateFileSystemEntries(Path.Combine(directory, "fd")))
+                {
+                    var target = new FileInfo(fd).LinkTarget;
+                    if (target is not null && target.StartsWith("socket:[", StringComparison.Ordinal)
+                        && long.TryParse(target.AsSpan(8, target.Length - 9), NumberStyles.None, CultureInfo.InvariantCulture, out var inode)
+                        && inodes.TryGetValue(inode, out var port))
+                    {
+                        owners.TryAdd(port, pid);
+                    }
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // The process ended while we looked.
+            }
+        }
+
+        return owners;
+    }
+
+    /// <summary>A process's name for the report: its resource name, else its program.</summary>
+    public static string Describe(int pid, IReadOnlyList<WatchedProcess> known)
+    {
+        if (known.FirstOrDefault(p => p.Pids.Contains(pid)) is { } watched)
+        {
+            return watched.Name;
+        }
+
+        try
+        {
+            var command = File.ReadAllText($"/proc/{pid}/cmdline").Split('\0', StringSplitOptions.RemoveEmptyEntries);
+            return command.Length == 0 ? $"pid {pid}" : string.Join(' ', command.Take(2).Select(Path.GetFileName));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return $"pid {pid} (gone)";
+        }
+    }
+
+    /// <summary>One variable of a process's environment (what DCP gave it: service addresses, connection strings).</summary>
+    public static string? Environment(int pid, string name)
+    {
+        try
+        {
+            var prefix = name + "=";
+            return File.ReadAllText($"/proc/{pid}/environ").Split('\0').FirstOrDefault(e => e.StartsWith(prefix, StringComparison.Ordinal))?[prefix.Length..];
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+}
