@@ -47,6 +47,10 @@ public static class BenchCommand
         }
 
         var paths = system.Attached ? null : system.Paths(options.Transports);
+        // For profilers attaching from outside (perf record -p …): every process of the run, by role.
+        Directory.CreateDirectory(options.OutputDirectory);
+        await File.WriteAllLinesAsync(Path.Combine(options.OutputDirectory, "processes.txt"),
+            system.Processes().SelectMany(p => p.Pids.Select(pid => $"{p.Name} {pid}")), cancellationToken);
         using var connections = new BenchConnections();
         var runner = new BenchRunner(options, system, connections);
         var arms = runner.BuildArms();

@@ -356,7 +356,7 @@ public sealed class BenchRunner(BenchOptions options, BenchSystem system, BenchC
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            turn.Error = $"{e.GetType().Name}: {e.Message}";
+            turn.Error = $"{e.GetType().Name}: {e.Message}{(e.InnerException is { } inner ? $" ({inner.GetType().Name}: {inner.Message})" : "")}";
         }
 
         turn.EndTicks = Stopwatch.GetTimestamp();

@@ -170,6 +170,13 @@ public sealed class BenchSystem : IAsyncDisposable
             }
         }
 
+        // redis-server rewrites its process title over its environment, so it is found by the port the LLM service was given.
+        if (!names.Any(n => n.Name == "redis") && RedisConnection is { } redis
+            && int.TryParse(redis.Split(',')[0].Split(':')[^1], out var redisPort) && PortOwners.Listening().TryGetValue(redisPort, out var redisPid))
+        {
+            names.Add(("redis", redisPid));
+        }
+
         processes.AddRange(names.GroupBy(n => n.Name).OrderBy(g => g.Key, StringComparer.Ordinal)
             .Select(g => new WatchedProcess(g.Key, g.Select(n => n.Pid).ToList())));
         return processes;

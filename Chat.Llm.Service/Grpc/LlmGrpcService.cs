@@ -21,6 +21,7 @@ public sealed class LlmGrpcService(
     RedisKeys keys,
     TimeProvider time) : LlmService.LlmServiceBase
 {
+    private static readonly WriteOptions BufferedWrite = new(WriteFlags.BufferHint);
     private const int DefaultPageSize = 100;
     private const int MaxPageSize = 1000;
 
@@ -109,12 +110,19 @@ public sealed class LlmGrpcService(
 
     public override async Task StreamTurn(TurnRequest request, IServerStreamWriter<TurnEvent> responseStream, ServerCallContext context)
     {
-        var events = await turns.StartAsync(request, context.CancellationToken);
+        var cancellationToken = context.CancellationToken;
+        var events = await turns.StartAsync(request, cancellationToken);
         try
         {
-            await foreach (var turnEvent in events.ReadAllAsync(context.CancellationToken))
+            while (await events.WaitToReadAsync(cancellationToken))
             {
-                await responseStream.WriteAsync(turnEvent, context.CancellationToken);
+                while (events.TryRead(out var turnEvent))
+                {
+                    // Events that queued while a write was in flight leave in one flush: each one is buffered while
+                    // another follows, the last flushes. A lone event is flushed at once: nothing waits for a timer.
+                    responseStream.WriteOptions = events.TryPeek(out _) ? BufferedWrite : null;
+                    await responseStream.WriteAsync(turnEvent, cancellationToken);
+                }
             }
         }
         catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)

@@ -7,11 +7,16 @@ namespace Chat.Llm.Service.Models;
 /// interval, and only while some stream is waiting; each tick wakes exactly the streams whose next token is due, so
 /// every stream keeps its own exact schedule (first token + i × interval, no drift), wakes once per token, and an
 /// idle service does not tick at all.
+/// <para>
+/// The streams due at a tick continue on the tick's own thread, one after the other (each runs until its next wait,
+/// a few microseconds): one thread wakes per tick instead of one thread-pool hand-off per stream and token, which on
+/// a small box costs more than the work itself (docs/performance.md, run 4).
+/// </para>
 /// </summary>
 public sealed class TokenClock(TimeSpan interval) : IDisposable
 {
     private readonly TimeSpan _resolution = TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerMillisecond, interval.Ticks / 10));
-    private readonly PriorityQueue<TaskCompletionSource, long> _waiting = new();
+    private readonly PriorityQueue<Waiter, long> _waiting = new();
     private readonly Lock _gate = new();
     private readonly CancellationTokenSource _stopping = new();
     private bool _ticking;
@@ -24,10 +29,11 @@ public sealed class TokenClock(TimeSpan interval) : IDisposable
             return Task.CompletedTask;
         }
 
-        var due = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        cancellationToken.ThrowIfCancellationRequested();
+        var waiter = new Waiter(cancellationToken);
         lock (_gate)
         {
-            _waiting.Enqueue(due, dueTimestamp);
+            _waiting.Enqueue(waiter, dueTimestamp);
             if (!_ticking)
             {
                 _ticking = true;
@@ -35,7 +41,7 @@ public sealed class TokenClock(TimeSpan interval) : IDisposable
             }
         }
 
-        return due.Task.WaitAsync(cancellationToken);
+        return waiter.Task;
     }
 
     public void Dispose()
@@ -46,7 +52,7 @@ public sealed class TokenClock(TimeSpan interval) : IDisposable
 
     private async Task TickAsync()
     {
-        var ready = new List<TaskCompletionSource>();
+        var ready = new List<Waiter>();
         using var timer = new PeriodicTimer(_resolution);
         try
         {
@@ -56,7 +62,7 @@ public sealed class TokenClock(TimeSpan interval) : IDisposable
                 bool idle;
                 lock (_gate)
                 {
-                    while (_waiting.TryPeek(out var due, out var at) && at <= now)
+                    while (_waiting.TryPeek(out _, out var at) && at <= now)
                     {
                         ready.Add(_waiting.Dequeue());
                     }
@@ -67,7 +73,7 @@ public sealed class TokenClock(TimeSpan interval) : IDisposable
 
                 foreach (var due in ready)
                 {
-                    due.TrySetResult();
+                    due.Wake();
                 }
 
                 ready.Clear();
@@ -82,6 +88,26 @@ public sealed class TokenClock(TimeSpan interval) : IDisposable
         }
         catch (ObjectDisposedException)
         {
+        }
+    }
+
+    /// <summary>
+    /// A stream waiting for its next token. Its continuation runs synchronously on the thread that wakes it (the tick,
+    /// or whoever cancels it); a cancelled waiter stays in the queue until its time comes and is then skipped.
+    /// </summary>
+    private sealed class Waiter : TaskCompletionSource
+    {
+        private readonly CancellationTokenRegistration _registration;
+
+        public Waiter(CancellationToken cancellationToken) : base(TaskCreationOptions.None) =>
+            _registration = cancellationToken.CanBeCanceled
+                ? cancellationToken.UnsafeRegister(static (state, token) => ((Waiter)state!).TrySetCanceled(token), this)
+                : default;
+
+        public void Wake()
+        {
+            _registration.Dispose();
+            TrySetResult();
         }
     }
 }

@@ -15,10 +15,23 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, RedisKeys ke
 {
     private const string PrincipalField = "principal";
 
-    // KEYS: session, history, lock, turn. ARGV: principal, turn id, lock ttl ms, turn ttl ms, session id, buffer epoch.
-    // The turn record starts an empty resume buffer: epoch, first = 1, last = 0 (see TurnEventBuffer).
+    // KEYS: session, history, lock, turn, principal sessions, active, stats.
+    // ARGV: principal, turn id, lock ttl ms, turn ttl ms, session id, buffer epoch,
+    //       create ('1': a new session with this id, created here), model, provider, now ms, idle ttl ms.
+    // A turn that starts a new session creates it in the same round trip (what CreateAsync writes, with no system
+    // instruction). The turn record starts an empty resume buffer: epoch, first = 1, last = 0 (see TurnEventBuffer).
     private const string BeginTurnScript = """
-        if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HGET', KEYS[1], 'principal') ~= ARGV[1] then
+        if ARGV[7] == '1' then
+          if redis.call('EXISTS', KEYS[1]) == 1 then
+            return {'exists'}
+          end
+          redis.call('HSET', KEYS[1], 'id', ARGV[5], 'principal', ARGV[1], 'model', ARGV[8], 'provider', ARGV[9], 'system', '',
+            'created', ARGV[10], 'updated', ARGV[10], 'messages', 0, 'user', 0, 'model_messages', 0)
+          redis.call('PEXPIRE', KEYS[1], ARGV[11])
+          redis.call('ZADD', KEYS[5], ARGV[10], ARGV[5])
+          redis.call('ZADD', KEYS[6], ARGV[10], ARGV[5])
+          redis.call('HINCRBY', KEYS[7], 'sessions_created', 1)
+        elseif redis.call('HGET', KEYS[1], 'principal') ~= ARGV[1] then
           return {'missing'}
         end
         if not redis.call('SET', KEYS[3], ARGV[2], 'NX', 'PX', ARGV[3]) then
@@ -26,6 +39,9 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, RedisKeys ke
         end
         redis.call('HSET', KEYS[4], 'session', ARGV[5], 'principal', ARGV[1], 'state', 'running', 'epoch', ARGV[6], 'first', 1, 'last', 0)
         redis.call('PEXPIRE', KEYS[4], ARGV[4])
+        if ARGV[7] == '1' then
+          return {'ok', redis.call('HGETALL', KEYS[1]), {}}
+        end
         return {'ok', redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[2], 0, -1)}
         """;
 
@@ -218,13 +234,24 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, RedisKeys ke
         return Parse(ToHashEntries(result));
     }
 
-    /// <summary>Checks the owner, takes the session's turn lock and reads the session and its history: one round trip.</summary>
+    /// <summary>
+    /// Checks the owner, takes the session's turn lock and reads the session and its history: one round trip. With
+    /// <paramref name="create"/> the session is new: created here with <paramref name="sessionId"/>, in the same round trip.
+    /// </summary>
     public async Task<(BeginTurnOutcome Outcome, TurnStart? Start)> BeginTurnAsync(
-        string sessionId, string principal, string turnId, string epoch, TimeSpan turnTtl, CancellationToken cancellationToken)
+        string sessionId, string principal, string turnId, string epoch, TimeSpan turnTtl, CancellationToken cancellationToken,
+        NewSession? create = null)
     {
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var result = await Db.ScriptEvaluateAsync(BeginTurnScript,
-            [keys.Session(sessionId), keys.History(sessionId), keys.TurnLock(sessionId), keys.Turn(turnId)],
-            [principal, turnId, (long)Options.TurnLockTimeout.TotalMilliseconds, (long)turnTtl.TotalMilliseconds, sessionId, epoch])
+            [
+                keys.Session(sessionId), keys.History(sessionId), keys.TurnLock(sessionId), keys.Turn(turnId),
+                keys.PrincipalSessions(principal), keys.ActiveSessions, keys.Stats,
+            ],
+            [
+                principal, turnId, (long)Options.TurnLockTimeout.TotalMilliseconds, (long)turnTtl.TotalMilliseconds, sessionId, epoch,
+                create is null ? "" : "1", create?.Model ?? "", create?.Provider ?? "", now, (long)Options.IdleTimeout.TotalMilliseconds,
+            ])
             .WaitAsync(cancellationToken);
         var parts = (RedisResult[])result!;
         switch ((string?)parts[0])
@@ -233,6 +260,9 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, RedisKeys ke
                 return (BeginTurnOutcome.SessionNotFound, null);
             case "busy":
                 return (BeginTurnOutcome.TurnAlreadyRunning, null);
+            case "exists":
+                // A new random id that is taken: not expected in this universe, but never a turn on someone's session.
+                throw new InvalidOperationException("The new session's id is already in use.");
         }
 
         var session = Parse(ToHashEntries(parts[1]))!;
@@ -240,19 +270,54 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, RedisKeys ke
         return (BeginTurnOutcome.Started, new TurnStart(session, history));
     }
 
-    /// <summary>Extends the session's turn lock while this turn still holds it; false once it is not this turn's.</summary>
-    public async Task<bool> RenewTurnLockAsync(string sessionId, string turnId, CancellationToken cancellationToken)
+    /// <summary>
+    /// Extends the session locks of running turns, each only while its turn still holds it: one round trip for all of
+    /// them. Returns, per turn, whether its lock was renewed (false once it is not the turn's any more).
+    /// </summary>
+    public async Task<bool[]> RenewTurnLocksAsync(IReadOnlyList<(string SessionId, string TurnId)> turns, CancellationToken cancellationToken)
     {
-        var renewed = await Db.ScriptEvaluateAsync(RenewLockScript, [keys.TurnLock(sessionId)],
-            [turnId, (long)Options.TurnLockTimeout.TotalMilliseconds]).WaitAsync(cancellationToken);
-        return (long)renewed == 1;
+        const int PerCall = 500;
+        var renewed = new bool[turns.Count];
+        var calls = new List<(int Offset, Task<RedisResult> Result)>();
+        for (var offset = 0; offset < turns.Count; offset += PerCall)
+        {
+            var count = Math.Min(PerCall, turns.Count - offset);
+            var lockKeys = new RedisKey[count];
+            var args = new RedisValue[count + 1];
+            args[0] = (long)Options.TurnLockTimeout.TotalMilliseconds;
+            for (var i = 0; i < count; i++)
+            {
+                lockKeys[i] = keys.TurnLock(turns[offset + i].SessionId);
+                args[i + 1] = turns[offset + i].TurnId;
+            }
+
+            calls.Add((offset, Db.ScriptEvaluateAsync(RenewLocksScript, lockKeys, args)));
+        }
+
+        foreach (var (offset, call) in calls)
+        {
+            var results = (RedisResult[])(await call.WaitAsync(cancellationToken))!;
+            for (var i = 0; i < results.Length; i++)
+            {
+                renewed[offset + i] = (long)results[i] == 1;
+            }
+        }
+
+        return renewed;
     }
 
-    private const string RenewLockScript = """
-        if redis.call('GET', KEYS[1]) == ARGV[1] then
-          return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+    // KEYS: session locks. ARGV: lock ttl ms, then the turn id expected in each lock.
+    private const string RenewLocksScript = """
+        local renewed = {}
+        for i = 1, #KEYS do
+          if redis.call('GET', KEYS[i]) == ARGV[i + 1] then
+            redis.call('PEXPIRE', KEYS[i], ARGV[1])
+            renewed[i] = 1
+          else
+            renewed[i] = 0
+          end
         end
-        return 0
+        return renewed
         """;
 
     /// <summary>

@@ -58,3 +58,6 @@ public sealed record SharedStats(
     double LatencySecondsTotal,
     long SessionsCreated,
     int ActiveSessions);
+
+/// <summary>A session a turn creates as it begins (one round trip for both): its model and provider.</summary>
+public sealed record NewSession(string Model, string Provider);

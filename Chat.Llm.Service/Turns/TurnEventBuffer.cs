@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using System.Threading.Channels;
 using Chat.Contracts.Llm.V1;
 using Chat.Llm.Service.Models;
 using Chat.Llm.Service.Sessions;
@@ -12,7 +11,9 @@ namespace Chat.Llm.Service.Turns;
 /// <summary>
 /// Writes one turn's events to Redis in batches (at most one write per flush interval or per batch size, never one
 /// per token): RPUSH to the turn's event list (the resume buffer) and PUBLISH of the same batch on the turn's channel
-/// (the live tail for resumers on any replica), in one script off the streaming path.
+/// (the live tail for resumers on any replica), in one script off the streaming path. The batches of every running
+/// turn are written on one shared tick (<see cref="TurnBufferFlusher"/>), so the replica sends them to Redis together
+/// instead of each turn waking on its own timer.
 /// <para>
 /// The buffer has an epoch (in the turn record, with the first and last sequence it holds). The script checks that
 /// the buffer it writes to is still that one (record there, epoch unchanged, as many events held as it says); when
@@ -27,24 +28,30 @@ public sealed class TurnEventBuffer
     // KEYS: turn record, event list.
     // ARGV: epoch, ttl ms, max events, principal, session, new epoch, accepted (TurnAccepted bytes), channel,
     //       batch (length-delimited), first sequence, last sequence, events...
+    // Seven commands per batch (HMGET, LLEN, RPUSH, HSET, PEXPIRE ×2, PUBLISH); the accepted event is stored with the
+    // batch that starts the buffer.
     private const string FlushScript = """
-        local epoch = redis.call('HGET', KEYS[1], 'epoch')
-        local first = tonumber(redis.call('HGET', KEYS[1], 'first') or '-1')
-        local last = tonumber(redis.call('HGET', KEYS[1], 'last') or '-1')
-        if epoch ~= ARGV[1] or first < 0 or last < 0 or redis.call('LLEN', KEYS[2]) ~= last - first + 1 then
+        local state = redis.call('HMGET', KEYS[1], 'epoch', 'first', 'last')
+        local epoch = state[1]
+        local first = tonumber(state[2] or '-1')
+        local last = tonumber(state[3] or '-1')
+        local held = redis.call('LLEN', KEYS[2])
+        local started = ARGV[10] == '1'
+        if epoch ~= ARGV[1] or first < 0 or last < 0 or held ~= last - first + 1 then
           epoch = ARGV[6]
+          started = true
+          held = 0
           redis.call('DEL', KEYS[2])
           redis.call('HSET', KEYS[1], 'session', ARGV[5], 'principal', ARGV[4], 'epoch', epoch, 'first', ARGV[10])
           redis.call('HSETNX', KEYS[1], 'state', 'running')
         end
-        if ARGV[7] ~= '' then
+        if started and ARGV[7] ~= '' then
           redis.call('HSETNX', KEYS[1], 'accepted', ARGV[7])
         end
         for i = 12, #ARGV, 1000 do
-          redis.call('RPUSH', KEYS[2], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+          held = redis.call('RPUSH', KEYS[2], unpack(ARGV, i, math.min(i + 999, #ARGV)))
         end
         redis.call('HSET', KEYS[1], 'last', ARGV[11])
-        local held = redis.call('LLEN', KEYS[2])
         local max = tonumber(ARGV[3])
         if held > max then
           redis.call('LTRIM', KEYS[2], held - max, -1)
@@ -56,46 +63,104 @@ public sealed class TurnEventBuffer
         return epoch
         """;
 
-    private readonly Channel<TurnEvent> _pending = Channel.CreateUnbounded<TurnEvent>(new() { SingleReader = true, SingleWriter = true });
+    private readonly Lock _gate = new();
     private readonly IConnectionMultiplexer _redis;
     private readonly RedisKeys _keys;
     private readonly TurnBufferIdentity _turn;
     private readonly LocalTurnFeed _feed;
+    private readonly TurnBufferFlusher _flusher;
     private readonly TimeSpan _ttl;
-    private readonly TimeSpan _flushInterval;
     private readonly int _maxBatch;
     private readonly int _maxEvents;
     private readonly ILogger _logger;
-    private readonly Task _flushing;
+    private List<TurnEvent> _pending;
+    private Task _writing = Task.CompletedTask;
+    private bool _scheduled;
     private string _epoch;
     private byte[] _accepted = [];
 
     public TurnEventBuffer(
-        IConnectionMultiplexer redis, RedisKeys keys, TurnBufferIdentity turn, LocalTurnFeed feed, ResumeOptions options, ILogger logger)
+        IConnectionMultiplexer redis, RedisKeys keys, TurnBufferIdentity turn, LocalTurnFeed feed, TurnBufferFlusher flusher,
+        ResumeOptions options, ILogger logger)
     {
         _redis = redis;
         _keys = keys;
         _turn = turn;
         _feed = feed;
+        _flusher = flusher;
         _epoch = turn.Epoch;
         _ttl = options.BufferTtl;
-        _flushInterval = TimeSpan.FromMilliseconds(options.FlushIntervalMs);
         _maxBatch = options.MaxBatchEvents;
         _maxEvents = options.MaxBufferedEvents;
         _logger = logger;
-        _flushing = Task.Run(FlushLoopAsync);
+        _pending = new List<TurnEvent>(Math.Min(_maxBatch, 64));
     }
 
     /// <summary>A new epoch for a turn's buffer: short, random (it only has to differ from the one before).</summary>
     public static string NewEpoch() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
 
-    public void Add(TurnEvent turnEvent) => _pending.Writer.TryWrite(turnEvent);
+    /// <summary>
+    /// Queues an event: it goes to Redis with the next shared tick (the first event after a write asks for one), or at
+    /// once when the batch is full.
+    /// </summary>
+    public void Add(TurnEvent turnEvent)
+    {
+        bool schedule;
+        lock (_gate)
+        {
+            _pending.Add(turnEvent);
+            if (_pending.Count >= _maxBatch)
+            {
+                WritePendingLocked();
+                return;
+            }
 
-    /// <summary>Flushes what is left; the turn's last event must have been added.</summary>
+            schedule = !_scheduled;
+            _scheduled = true;
+        }
+
+        if (schedule)
+        {
+            _flusher.Schedule(this);
+        }
+    }
+
+    /// <summary>Writes what is pending (the shared tick calls this); writes of one turn stay in order.</summary>
+    internal void WritePending()
+    {
+        lock (_gate)
+        {
+            _scheduled = false;
+            WritePendingLocked();
+        }
+    }
+
+    /// <summary>Writes what is left and completes once every batch is in Redis; the turn's last event must have been added.</summary>
     public Task CompleteAsync()
     {
-        _pending.Writer.TryComplete();
-        return _flushing;
+        lock (_gate)
+        {
+            WritePendingLocked();
+            return _writing;
+        }
+    }
+
+    private void WritePendingLocked()
+    {
+        if (_pending.Count == 0)
+        {
+            return;
+        }
+
+        var batch = _pending;
+        _pending = new List<TurnEvent>(Math.Min(_maxBatch, 64));
+        _writing = AfterAsync(_writing, batch);
+    }
+
+    private async Task AfterAsync(Task previous, List<TurnEvent> batch)
+    {
+        await previous;
+        await WriteAsync(batch);
     }
 
     /// <summary>A batch on the wire: length-delimited TurnEvent messages, in order.</summary>
@@ -120,32 +185,6 @@ public sealed class TurnEventBuffer
         }
 
         return events;
-    }
-
-    private async Task FlushLoopAsync()
-    {
-        var reader = _pending.Reader;
-        var batch = new List<TurnEvent>(_maxBatch);
-        while (await reader.WaitToReadAsync())
-        {
-            while (batch.Count < _maxBatch && reader.TryRead(out var next))
-            {
-                batch.Add(next);
-            }
-
-            // Give the model a flush interval to produce more before writing, unless the turn just ended.
-            if (batch.Count < _maxBatch && !IsTerminal(batch[^1]))
-            {
-                await Task.Delay(_flushInterval);
-                while (batch.Count < _maxBatch && reader.TryRead(out var next))
-                {
-                    batch.Add(next);
-                }
-            }
-
-            await WriteAsync(batch);
-            batch.Clear();
-        }
     }
 
     private async Task WriteAsync(List<TurnEvent> batch)

@@ -29,6 +29,7 @@ public sealed class TurnService(
     IConnectionMultiplexer redis,
     RedisKeys keys,
     TurnRegistry registry,
+    TurnBufferFlusher flusher,
     ReplicaInfo replica,
     LlmTelemetry telemetry,
     IOptions<LlmOptions> options,
@@ -51,9 +52,11 @@ public sealed class TurnService(
 
         var sessionCreated = false;
         string sessionId;
+        NewSession? newSession = null;
         if (string.IsNullOrEmpty(request.SessionId) || (request.CreateIfMissing && !Guid.TryParse(request.SessionId, out _)))
         {
-            sessionId = (await CreateSessionAsync(request, principal, callerToken)).Id;
+            // A new session, created by the same script that begins the turn: one round trip for both.
+            (sessionId, newSession) = NewSessionFor(request);
             sessionCreated = true;
         }
         else
@@ -61,12 +64,12 @@ public sealed class TurnService(
             sessionId = RequestValidation.ParseSessionId(request.SessionId);
         }
 
-        var (outcome, start) = await store.BeginTurnAsync(sessionId, principal, turnId, epoch, resumeTtl, callerToken);
+        var (outcome, start) = await store.BeginTurnAsync(sessionId, principal, turnId, epoch, resumeTtl, callerToken, newSession);
         if (outcome == BeginTurnOutcome.SessionNotFound && request.CreateIfMissing && !sessionCreated)
         {
-            sessionId = (await CreateSessionAsync(request, principal, callerToken)).Id;
+            (sessionId, newSession) = NewSessionFor(request);
             sessionCreated = true;
-            (outcome, start) = await store.BeginTurnAsync(sessionId, principal, turnId, epoch, resumeTtl, callerToken);
+            (outcome, start) = await store.BeginTurnAsync(sessionId, principal, turnId, epoch, resumeTtl, callerToken, newSession);
         }
 
         switch (outcome)
@@ -81,17 +84,18 @@ public sealed class TurnService(
         var cancellation = request.Detach
             ? CancellationTokenSource.CreateLinkedTokenSource(registry.Stopping)
             : CancellationTokenSource.CreateLinkedTokenSource(registry.Stopping, callerToken);
-        registry.Register(turnId, cancellation);
+        registry.Register(turnId, sessionId, cancellation);
 
-        var events = Channel.CreateUnbounded<TurnEvent>(new() { SingleReader = true, SingleWriter = true });
+        // The caller's writer continues inline when an event arrives (no thread hand-off per token): it only writes
+        // the event into its HTTP/2 stream and waits again.
+        var events = Channel.CreateUnbounded<TurnEvent>(new() { SingleReader = true, SingleWriter = true, AllowSynchronousContinuations = true });
         var run = new TurnRun(turnId, epoch, start!.Session with { }, sessionCreated, request, start.History, events.Writer, cancellation);
         _ = Task.Run(() => RunAsync(run), CancellationToken.None);
         return events.Reader;
     }
 
-    private async Task<SessionRecord> CreateSessionAsync(TurnRequest request, string principal, CancellationToken cancellationToken) =>
-        await store.CreateAsync(principal, string.IsNullOrWhiteSpace(request.ModelId) ? model.DefaultModel : request.ModelId.Trim(),
-            model.Provider, "", cancellationToken);
+    private (string Id, NewSession Session) NewSessionFor(TurnRequest request) =>
+        (Guid.NewGuid().ToString("D"), new NewSession(string.IsNullOrWhiteSpace(request.ModelId) ? model.DefaultModel : request.ModelId.Trim(), model.Provider));
 
     private sealed record TurnRun(
         string TurnId,
@@ -115,7 +119,8 @@ public sealed class TurnService(
 
         var principal = run.Request.Principal ?? "";
         var feed = registry.AddFeed(run.TurnId, session.Id, principal, run.Epoch, Options.Resume.MaxBufferedEvents);
-        var buffer = new TurnEventBuffer(redis, keys, new TurnBufferIdentity(run.TurnId, session.Id, principal, run.Epoch), feed, Options.Resume, logger);
+        var buffer = new TurnEventBuffer(redis, keys, new TurnBufferIdentity(run.TurnId, session.Id, principal, run.Epoch), feed, flusher,
+            Options.Resume, logger);
         long sequence = 0;
         void Emit(TurnEvent turnEvent)
         {
@@ -144,9 +149,6 @@ public sealed class TurnService(
                 Epoch = run.Epoch,
             },
         });
-
-        using var leaseStop = new CancellationTokenSource();
-        var lease = KeepTurnLockAsync(session.Id, run.TurnId, leaseStop.Token);
 
         var userMessage = new StoredMessage(StoredMessage.UserRole, run.Request.Message, startedAt.ToUnixTimeMilliseconds(), run.TurnId);
         var reply = new StringBuilder();
@@ -240,8 +242,6 @@ public sealed class TurnService(
             At = Timestamp.FromDateTimeOffset(time.GetUtcNow()),
             Principal = session.Principal,
         }.ToByteArray();
-        await leaseStop.CancelAsync();
-        await lease;
         try
         {
             // Not the turn's token: a cancelled or failed turn must still store its user message and release the lock.
@@ -332,32 +332,6 @@ public sealed class TurnService(
             default:
                 Log.TurnCrashed(logger, exception, turnId);
                 return new TurnError { Code = "INTERNAL", Message = "The model call failed.", Retryable = false };
-        }
-    }
-
-    /// <summary>Renews the session's turn lock while the turn runs, so only a dead replica's lock ever expires.</summary>
-    private async Task KeepTurnLockAsync(string sessionId, string turnId, CancellationToken cancellationToken)
-    {
-        using var timer = new PeriodicTimer(Options.Sessions.TurnLockTimeout / 3);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(cancellationToken))
-            {
-                try
-                {
-                    if (!await store.RenewTurnLockAsync(sessionId, turnId, cancellationToken))
-                    {
-                        return;
-                    }
-                }
-                catch (Exception exception) when (exception is RedisException or TimeoutException)
-                {
-                    // Redis is briefly unreachable: the next tick tries again before the lease runs out.
-                }
-            }
-        }
-        catch (OperationCanceledException)
-        {
         }
     }
 
