@@ -174,7 +174,9 @@ public sealed partial class ConversationEngine<TFrame>
                 _watchdog.WriteStarted();
                 try
                 {
-                    lost = !await _framing.WriteAsync(queued.Frame);
+                    // Frames queued while the last write was in flight go out together: each one but the last of them
+                    // unflushed. Nothing waits for more than what is already queued.
+                    lost = !await _framing.WriteAsync(queued.Frame, flush: !reader.TryPeek(out _));
                 }
                 finally
                 {

@@ -17,8 +17,12 @@ public interface IConversationFraming<TFrame>
     /// <summary>The frame for one model delta: the per-token path, expected to allocate nothing.</summary>
     TFrame EncodeChunk(in ReplyChunk chunk);
 
-    /// <summary>Writes one frame; false when the connection is gone (nothing more will be written).</summary>
-    ValueTask<bool> WriteAsync(TFrame frame);
+    /// <summary>
+    /// Writes one frame; false when the connection is gone (nothing more will be written). <paramref name="flush"/> is
+    /// false when another frame is already queued behind this one: a framing that can may leave it in its buffer so
+    /// both go out in one write (the next write, or the end of the call, flushes it).
+    /// </summary>
+    ValueTask<bool> WriteAsync(TFrame frame, bool flush);
 
     /// <summary>Takes back a frame once written or dropped (pooled buffers and messages).</summary>
     void Release(TFrame frame);

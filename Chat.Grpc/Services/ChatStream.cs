@@ -20,6 +20,7 @@ internal sealed partial class ChatStream : IConversationFraming<ChatResponse>
     private const string WatchingStatus = "Watching session";
     private const string SessionNotFound = "Session not found";
 
+    private static readonly WriteOptions BufferedWrite = new(WriteFlags.BufferHint);
     private readonly IServerStreamWriter<ChatResponse> _responses;
     private readonly ServerCallContext _context;
     private readonly ConversationEngine<ChatResponse> _conversation;
@@ -232,10 +233,12 @@ internal sealed partial class ChatStream : IConversationFraming<ChatResponse>
 
     // Pooled: a write that completes later must not cost a state machine per token.
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<bool> WriteAsync(ChatResponse frame)
+    public async ValueTask<bool> WriteAsync(ChatResponse frame, bool flush)
     {
         try
         {
+            // Unflushed while another message follows at once: both leave in one HTTP/2 write.
+            _responses.WriteOptions = flush ? null : BufferedWrite;
             await _responses.WriteAsync(frame, CallToken);
             return true;
         }

@@ -12,8 +12,9 @@ namespace Chat.Sse.Streaming;
 /// Writes SSE frames (<c>id:</c>, <c>event:</c>, one <c>data:</c> line of JSON) straight into the response pipe,
 /// and a comment heartbeat whenever the stream has been idle for the configured interval. Frames and heartbeats
 /// share one gate, so they never interleave; the gate is uncontended on the token path (no allocation per token).
+/// The heartbeats of every stream hang on one shared tick (<see cref="SharedTicker"/>), not a timer per stream.
 /// </summary>
-public sealed class SseEventWriter : IAsyncDisposable
+public sealed class SseEventWriter : IAsyncDisposable, ITicking
 {
     private static readonly byte[] Heartbeat = ": keep-alive\n\n"u8.ToArray();
 
@@ -26,7 +27,8 @@ public sealed class SseEventWriter : IAsyncDisposable
     private readonly TimeSpan _heartbeatInterval;
     private readonly StreamWriteWatchdog _watchdog;
     private long _lastWrite = Stopwatch.GetTimestamp();
-    private Task _heartbeats = Task.CompletedTask;
+    private SharedTicker.Registration _heartbeats;
+    private Task _heartbeat = Task.CompletedTask;
 
     /// <param name="watchdog">Drops the stream when a flush (frames or heartbeat) stays pending too long.</param>
     /// <param name="epoch">The turn's resume buffer, appended to every id (<c>@epoch</c>); empty: none.</param>
@@ -51,7 +53,8 @@ public sealed class SseEventWriter : IAsyncDisposable
         "\n\n"u8.CopyTo(span[(7 + written)..]);
         _pipe.Advance(7 + written + 2);
         await FlushAsync(_stop.Token);
-        _heartbeats = SendHeartbeatsAsync(_stop.Token);
+        // Ticks at half the interval: an idle stream hears from us every 1 to 1.5 intervals.
+        _heartbeats = SharedTicker.Register(_heartbeatInterval / 2, this);
     }
 
     /// <summary>Takes the gate for the frames of one turn event; release with <see cref="EndAsync"/>.</summary>
@@ -116,43 +119,44 @@ public sealed class SseEventWriter : IAsyncDisposable
         Volatile.Write(ref _lastWrite, Stopwatch.GetTimestamp());
     }
 
-    private async Task SendHeartbeatsAsync(CancellationToken cancellationToken)
+    /// <summary>On the shared tick: a heartbeat when the stream has been idle for the interval and nothing is being written.</summary>
+    void ITicking.Tick()
     {
-        // Ticks at half the interval: an idle stream hears from us every 1 to 1.5 intervals.
-        using var timer = new PeriodicTimer(_heartbeatInterval / 2);
+        if (Stopwatch.GetElapsedTime(Volatile.Read(ref _lastWrite)) < _heartbeatInterval || !_heartbeat.IsCompleted || !_gate.Wait(0))
+        {
+            return;
+        }
+
+        // The gate is ours (a frame being written now would have made the heartbeat unnecessary anyway). The stop
+        // token is read under it: once DisposeAsync holds the gate, no tick gets here.
+        _heartbeat = SendHeartbeatAsync(_stop.Token);
+    }
+
+    private async Task SendHeartbeatAsync(CancellationToken cancellationToken)
+    {
         try
         {
-            while (await timer.WaitForNextTickAsync(cancellationToken))
-            {
-                if (Stopwatch.GetElapsedTime(Volatile.Read(ref _lastWrite)) < _heartbeatInterval)
-                {
-                    continue;
-                }
-
-                await _gate.WaitAsync(cancellationToken);
-                try
-                {
-                    _pipe.Write(Heartbeat);
-                    await FlushAsync(cancellationToken);
-                }
-                finally
-                {
-                    _gate.Release();
-                }
-            }
+            _pipe.Write(Heartbeat);
+            await FlushAsync(cancellationToken);
         }
         catch (Exception exception) when (exception is OperationCanceledException or IOException or InvalidOperationException)
         {
             // The stream ended or the client left.
         }
+        finally
+        {
+            _gate.Release();
+        }
     }
 
     public async ValueTask DisposeAsync()
     {
+        _heartbeats.Dispose();
         await _stop.CancelAsync();
-        await _heartbeats;
+        // Held from here on: a tick already under way cannot start a heartbeat any more (it only tries the gate).
+        await _gate.WaitAsync();
+        await _heartbeat;
         _stop.Dispose();
         await _json.DisposeAsync();
-        _gate.Dispose();
     }
 }

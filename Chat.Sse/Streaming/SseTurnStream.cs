@@ -26,6 +26,9 @@ public sealed partial class SseTurnStream : IResult, IEndpointMetadataProvider
 
     private const string Protocol = "sse";
 
+    /// <summary>The most events one flush carries when they arrive faster than they can be written.</summary>
+    private const int MaxEventsPerFlush = 64;
+
     private static ReadOnlySpan<byte> SessionInfoEvent => "session_info"u8;
     private static ReadOnlySpan<byte> StatusEvent => "status"u8;
     private static ReadOnlySpan<byte> ChunkEvent => "chunk"u8;
@@ -73,6 +76,7 @@ public sealed partial class SseTurnStream : IResult, IEndpointMetadataProvider
         using var activity = TransportTelemetry.StartTurn(Protocol, _accepted, _turnId);
         var outcome = "client_left";
         var chunks = 0;
+        var firstChunkSeen = false;
         using var lease = services.GetRequiredService<ConnectionCounter>().Open();
         using var call = _call;
         var cancellationToken = context.RequestAborted;
@@ -100,11 +104,43 @@ public sealed partial class SseTurnStream : IResult, IEndpointMetadataProvider
             while (true)
             {
                 await writer.BeginAsync(cancellationToken);
-                var ended = Render(writer, turnEvent, skip);
-                await writer.EndAsync(cancellationToken);
-                if (turnEvent.KindCase == TurnEvent.KindOneofCase.Delta && ++chunks == 1 && _startedTimestamp is { } requestStarted)
+                // This event and every one already received behind it (they arrived while the last write was in
+                // flight) go out in one flush; nothing waits for an event that is not already here.
+                bool ended;
+                Task<bool>? next = null;
+                var coalesced = 0;
+                while (true)
                 {
-                    telemetry.FirstChunk(Protocol, requestStarted);
+                    ended = Render(writer, turnEvent, skip);
+                    skip = 0;
+                    if (turnEvent.KindCase == TurnEvent.KindOneofCase.Delta)
+                    {
+                        chunks++;
+                    }
+
+                    if (ended || ++coalesced == MaxEventsPerFlush)
+                    {
+                        break;
+                    }
+
+                    next = call.ResponseStream.MoveNext(cancellationToken);
+                    if (!next.IsCompletedSuccessfully || !next.Result)
+                    {
+                        break;
+                    }
+
+                    next = null;
+                    turnEvent = call.ResponseStream.Current;
+                }
+
+                await writer.EndAsync(cancellationToken);
+                if (chunks > 0 && !firstChunkSeen)
+                {
+                    firstChunkSeen = true;
+                    if (_startedTimestamp is { } requestStarted)
+                    {
+                        telemetry.FirstChunk(Protocol, requestStarted);
+                    }
                 }
 
                 if (ended)
@@ -114,8 +150,7 @@ public sealed partial class SseTurnStream : IResult, IEndpointMetadataProvider
                     return;
                 }
 
-                skip = 0;
-                if (!await call.ResponseStream.MoveNext(cancellationToken))
+                if (!await (next ?? call.ResponseStream.MoveNext(cancellationToken)))
                 {
                     break;
                 }

@@ -28,6 +28,9 @@ public sealed partial class NdjsonTurnStream(AsyncServerStreamingCall<TurnEvent>
 
     private const string Protocol = "ndjson";
 
+    /// <summary>The most lines one flush carries when deltas arrive faster than they can be written.</summary>
+    private const int MaxLinesPerFlush = 64;
+
     public async Task ExecuteAsync(HttpContext context)
     {
         var services = context.RequestServices;
@@ -56,15 +59,30 @@ public sealed partial class NdjsonTurnStream(AsyncServerStreamingCall<TurnEvent>
             await watchdog.FlushAsync(pipe, cancellationToken);
             Log.StreamStarted(logger, turnId, session.SessionId);
 
-            while (await turnCall.ResponseStream.MoveNext(cancellationToken))
+            var pending = 0;
+            while (true)
             {
+                // A delta already received when the last one was written (it arrived while that write was in flight)
+                // goes out with it in one flush; one that is not here yet is never waited for.
+                var next = turnCall.ResponseStream.MoveNext(cancellationToken);
+                if (pending > 0 && (!next.IsCompletedSuccessfully || pending == MaxLinesPerFlush))
+                {
+                    await watchdog.FlushAsync(pipe, cancellationToken);
+                    pending = 0;
+                }
+
+                if (!await next)
+                {
+                    break;
+                }
+
                 var turnEvent = turnCall.ResponseStream.Current;
                 switch (turnEvent.KindCase)
                 {
                     case TurnEvent.KindOneofCase.Delta:
                         OriginalEvents.WriteChunk(json, turnEvent.Delta.Text, ++chunks, isFinal: false, withTimestamp: true, turnEvent.Delta.EmittedAtTicks);
                         EndLine(json, pipe);
-                        await watchdog.FlushAsync(pipe, cancellationToken);
+                        pending++;
                         if (chunks == 1)
                         {
                             telemetry.FirstChunk(Protocol, startedTimestamp);
@@ -90,11 +108,17 @@ public sealed partial class NdjsonTurnStream(AsyncServerStreamingCall<TurnEvent>
 
                 EndLine(json, pipe);
                 await watchdog.FlushAsync(pipe, cancellationToken);
+                pending = 0;
                 if (turnEvent.KindCase is TurnEvent.KindOneofCase.Completed or TurnEvent.KindOneofCase.Error)
                 {
                     await turnCall.EndAfterLastEventAsync(cancellationToken);
                     return;
                 }
+            }
+
+            if (pending > 0)
+            {
+                await watchdog.FlushAsync(pipe, cancellationToken);
             }
 
             // The LLM service ended the stream without completing the turn.

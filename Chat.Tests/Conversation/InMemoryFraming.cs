@@ -88,7 +88,7 @@ internal sealed class InMemoryFraming : IConversationFraming<object>
 
     public object EncodeChunk(in ReplyChunk chunk) => chunk;
 
-    public async ValueTask<bool> WriteAsync(object frame)
+    public async ValueTask<bool> WriteAsync(object frame, bool flush)
     {
         if (!_writesAllowed.Task.IsCompleted)
         {

@@ -14,11 +14,12 @@ namespace Chat.Transports.Shared.Streaming;
 /// the socket; gRPC: the call), counted in <c>chat.transport.streams.dropped</c> (reason <c>slow_reader</c>) and logged
 /// once. Without it only Kestrel's MinResponseDataRate would notice, uncounted.
 /// <para>
-/// The token path pays two volatile writes per write; a timer ticking every quarter of the timeout looks at the
-/// pending write, so a stuck stream is dropped between 1 and 1.25 timeouts after its write began.
+/// The token path pays two volatile writes per write; a tick every quarter of the timeout looks at the pending write,
+/// so a stuck stream is dropped between 1 and 1.25 timeouts after its write began. The tick is shared by every stream
+/// of the process (<see cref="SharedTicker"/>): an open stream costs no timer of its own.
 /// </para>
 /// </summary>
-public sealed partial class StreamWriteWatchdog : IDisposable
+public sealed partial class StreamWriteWatchdog : IDisposable, ITicking
 {
     public const string SlowReaderReason = "slow_reader";
 
@@ -27,7 +28,7 @@ public sealed partial class StreamWriteWatchdog : IDisposable
     private readonly Action _abort;
     private readonly TransportTelemetry _telemetry;
     private readonly ILogger _logger;
-    private readonly Timer _timer;
+    private readonly SharedTicker.Registration _ticks;
     private long _pendingSince;
     private int _dropped;
 
@@ -41,8 +42,7 @@ public sealed partial class StreamWriteWatchdog : IDisposable
         _abort = abort;
         _telemetry = telemetry;
         _logger = logger;
-        var tick = timeout / 4;
-        _timer = new Timer(static state => ((StreamWriteWatchdog)state!).Check(), this, tick, tick);
+        _ticks = SharedTicker.Register(timeout / 4, this);
     }
 
     /// <summary>A watchdog for an HTTP response stream: a stuck write aborts the request.</summary>
@@ -78,6 +78,8 @@ public sealed partial class StreamWriteWatchdog : IDisposable
 
     public void WriteEnded() => Volatile.Write(ref _pendingSince, 0);
 
+    void ITicking.Tick() => Check();
+
     private void Check()
     {
         var since = Volatile.Read(ref _pendingSince);
@@ -86,7 +88,7 @@ public sealed partial class StreamWriteWatchdog : IDisposable
             return;
         }
 
-        _timer.Change(Timeout.Infinite, Timeout.Infinite);
+        _ticks.Dispose();
         _telemetry.StreamDropped(_protocol, SlowReaderReason);
         Log.SlowReaderDropped(_logger, _protocol, _timeout.TotalSeconds);
         try
@@ -99,7 +101,7 @@ public sealed partial class StreamWriteWatchdog : IDisposable
         }
     }
 
-    public void Dispose() => _timer.Dispose();
+    public void Dispose() => _ticks.Dispose();
 
     private static partial class Log
     {

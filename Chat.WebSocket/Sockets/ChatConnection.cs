@@ -292,8 +292,9 @@ public sealed partial class ChatConnection : IConversationFraming<OutgoingFrame>
 
     // Pooled: a send that completes later must not cost a state machine per token.
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<bool> WriteAsync(OutgoingFrame frame)
+    public async ValueTask<bool> WriteAsync(OutgoingFrame frame, bool flush)
     {
+        // Every message is its own send: the socket has no unflushed write.
         try
         {
             await _socket.SendAsync(frame.Buffer.AsMemory(0, frame.Length), WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
