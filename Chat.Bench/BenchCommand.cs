@@ -72,6 +72,13 @@ public static class BenchCommand
 
         if (options.Scenarios.Contains("load"))
         {
+            if (options.LoadWarmUp > TimeSpan.Zero)
+            {
+                // The same load, unmeasured: tiered JIT reaches its optimized code and the pools their size first.
+                AnsiConsole.MarkupLine(Markup.Escape($"load warm-up: {options.LoadWarmUp.TotalSeconds:F0} s at the measured rate (not reported)"));
+                await runner.OpenLoopAsync(arms, cancellationToken, options.LoadWarmUp);
+            }
+
             scenarios.Add(await runner.OpenLoopAsync(arms, cancellationToken));
         }
 

@@ -23,6 +23,7 @@ public sealed record BenchOptions
     public TimeSpan IdleHold { get; init; } = TimeSpan.FromSeconds(3);
     public string[] Arms { get; init; } = ["A0", "A1", "A2"];
     public bool DotnetRunHost { get; init; }
+    public TimeSpan LoadWarmUp { get; init; } = TimeSpan.FromSeconds(10);
 
     public const string Usage = """
         Chat.Bench: what each transport and each hop costs (docs/performance.md).
@@ -41,6 +42,7 @@ public sealed record BenchOptions
           --turns <n>           turns per arm in the single-client scenario (default 20)
           --idle-streams <n>    idle WebSocket connections and gRPC Chat streams held open through the gateway (default 200; 0 = skip)
           --duration <t>        load scenario length: 20s, 2m (default 20s)
+          --warmup <t>          the load scenario's unmeasured warm-up at the same rate (default 10s; 0 = none)
           --transports <list>   comma-separated subset of rest,streaming,sse,websocket,grpc
           --scenarios <list>    comma-separated subset of single,load,idle (default all three)
           --idle-kinds <list>   idle streams to open: websocket,grpc,sse (default websocket,grpc; sse streams are chat
@@ -66,7 +68,7 @@ public sealed record BenchOptions
                 "--smoke" => options with
                 {
                     Smoke = true, Streams = 10, Tokens = 10, IntervalMs = 20, SingleClientTurns = 3,
-                    Duration = TimeSpan.FromSeconds(3), IdleStreams = 20, IdleHold = TimeSpan.FromSeconds(1),
+                    Duration = TimeSpan.FromSeconds(3), IdleStreams = 20, IdleHold = TimeSpan.FromSeconds(1), LoadWarmUp = TimeSpan.Zero,
                 },
                 "soak" when i == 0 => options with
                 {
@@ -81,6 +83,7 @@ public sealed record BenchOptions
                 "--turns" => options with { SingleClientTurns = Int(Next()) },
                 "--idle-streams" => options with { IdleStreams = Int(Next()) },
                 "--duration" => options with { Duration = ParseDuration(Next()) },
+                "--warmup" => options with { LoadWarmUp = ParseDuration(Next()) },
                 "--transports" => options with { Transports = List(Next()) },
                 "--out" => options with { OutputDirectory = Next() },
                 "--scenarios" => options with { Scenarios = List(Next()) },

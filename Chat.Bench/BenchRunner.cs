@@ -103,12 +103,12 @@ public sealed class BenchRunner(BenchOptions options, BenchSystem system, BenchC
     /// TTFT is measured from each session's intended start, so a stalled client or server cannot hide its queue
     /// (coordinated omission).
     /// </summary>
-    public async Task<ScenarioResult> OpenLoopAsync(IReadOnlyList<Arm> arms, CancellationToken cancellationToken)
+    public async Task<ScenarioResult> OpenLoopAsync(IReadOnlyList<Arm> arms, CancellationToken cancellationToken, TimeSpan? duration = null)
     {
         var figures = arms.Select(a => new ArmFigures(a.Name, a.Transport)).ToList();
         var replySeconds = (options.TimeToFirstTokenMs + (double)options.Tokens * options.IntervalMs) / 1000;
         var rate = options.Streams / Math.Max(replySeconds, 0.05);
-        var sessions = (int)Math.Max(arms.Count, rate * options.Duration.TotalSeconds);
+        var sessions = (int)Math.Max(arms.Count, rate * (duration ?? options.Duration).TotalSeconds);
         var meter = new ProcessMeter(system.Processes());
         var redis = await RedisFigures.SampleAsync(system.RedisConnection);
         var started = Stopwatch.GetTimestamp();

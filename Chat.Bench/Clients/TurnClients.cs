@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.IO.Pipelines;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.WebSockets;
@@ -105,7 +106,11 @@ public sealed class RestClient(HttpClient http, Uri baseUrl) : ITurnClient
     }
 }
 
-/// <summary>NDJSON (POST /chat/stream) and SSE (POST /chat/stream, data: lines): one chunk object per token.</summary>
+/// <summary>
+/// NDJSON (POST /chat/stream) and SSE (POST /chat/stream, data: lines): one chunk object per token. Lines are cut and
+/// read as UTF-8 bytes straight from the response (no string, no document per line), so the client's own cost per
+/// token stays small beside the chain it measures.
+/// </summary>
 public sealed class LineStreamClient(HttpClient http, Uri baseUrl, bool sse) : ITurnClient
 {
     private readonly Uri _stream = new(baseUrl, "chat/stream");
@@ -121,32 +126,63 @@ public sealed class LineStreamClient(HttpClient http, Uri baseUrl, bool sse) : I
         }
 
         await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
-        using var reader = new StreamReader(stream, Encoding.UTF8, false, 4096);
-        while (await reader.ReadLineAsync(cancellationToken) is { } line)
+        var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 4096, leaveOpen: true));
+        try
         {
-            turn.WireBytes += line.Length + 1;
-            if (sse)
+            while (true)
             {
-                if (!line.StartsWith("data: ", StringComparison.Ordinal))
+                var result = await reader.ReadAsync(cancellationToken);
+                var buffer = result.Buffer;
+                var ended = false;
+                while (!ended && buffer.PositionOf((byte)'\n') is { } end)
                 {
-                    continue;
+                    ended = HandleLine(turn, buffer.Slice(0, end));
+                    buffer = buffer.Slice(buffer.GetPosition(1, end));
                 }
 
-                line = line[6..];
-            }
+                reader.AdvanceTo(buffer.Start, buffer.End);
+                if (ended)
+                {
+                    return;
+                }
 
-            if (line.Length == 0)
-            {
-                continue;
+                if (result.IsCompleted)
+                {
+                    break;
+                }
             }
-
-            if (ChunkJson.Handle(turn, line, "chunk", "complete"))
-            {
-                return;
-            }
+        }
+        finally
+        {
+            await reader.CompleteAsync();
         }
 
         turn.Error ??= "stream ended before complete";
+    }
+
+    /// <summary>One line; true when the turn has ended.</summary>
+    private bool HandleLine(TurnObservation turn, ReadOnlySequence<byte> line)
+    {
+        turn.WireBytes += line.Length + 1;
+        Span<byte> copy = stackalloc byte[line.IsSingleSegment || line.Length > 2048 ? 0 : (int)line.Length];
+        ReadOnlySpan<byte> bytes = line.IsSingleSegment ? line.FirstSpan : line.Length <= 2048 ? Copy(line, copy) : line.ToArray();
+        if (sse)
+        {
+            if (!bytes.StartsWith("data: "u8))
+            {
+                return false;
+            }
+
+            bytes = bytes[6..];
+        }
+
+        return bytes.Length > 0 && ChunkJson.Handle(turn, bytes, "chunk"u8, "complete"u8);
+    }
+
+    private static ReadOnlySpan<byte> Copy(ReadOnlySequence<byte> line, Span<byte> into)
+    {
+        line.CopyTo(into);
+        return into;
     }
 }
 
@@ -181,7 +217,7 @@ public sealed class WebSocketClient(Uri wsUrl) : ITurnClient
                 }
 
                 turn.WireBytes += length;
-                if (ChunkJson.Handle(turn, Encoding.UTF8.GetString(buffer, 0, length), "chunk", "response_complete"))
+                if (ChunkJson.Handle(turn, buffer.AsSpan(0, length), "chunk"u8, "response_complete"u8))
                 {
                     break;
                 }
@@ -233,36 +269,90 @@ public sealed class PublicGrpcClient(GrpcChannel channel) : ITurnClient
 
 internal static class ChunkJson
 {
-    /// <summary>Handles one JSON event; true when the turn has ended (complete or error).</summary>
-    public static bool Handle(TurnObservation turn, string json, string chunkType, string completeType)
+    /// <summary>
+    /// Handles one JSON event (its top-level fields only, read from UTF-8 as they come); true when the turn has ended
+    /// (complete or error).
+    /// </summary>
+    public static bool Handle(TurnObservation turn, ReadOnlySpan<byte> json, ReadOnlySpan<byte> chunkType, ReadOnlySpan<byte> completeType)
     {
-        using var document = JsonDocument.Parse(json);
-        var root = document.RootElement;
-        var type = root.GetProperty("type").GetString();
-        if (type == chunkType)
+        var reader = new Utf8JsonReader(json);
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
         {
-            if (root.TryGetProperty("is_final", out var isFinal) && isFinal.GetBoolean() && root.GetProperty("text").GetString() is "")
+            turn.Error = "not a JSON object: " + Encoding.UTF8.GetString(json);
+            return true;
+        }
+
+        var isChunk = false;
+        var isComplete = false;
+        var isError = false;
+        var chunkNumber = -1;
+        long emitted = 0;
+        var isFinal = false;
+        var emptyText = false;
+        string? message = null;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals("type"u8))
+            {
+                reader.Read();
+                isChunk = reader.ValueTextEquals(chunkType);
+                isComplete = reader.ValueTextEquals(completeType);
+                isError = reader.ValueTextEquals("error"u8);
+            }
+            else if (reader.ValueTextEquals("chunk_number"u8))
+            {
+                reader.Read();
+                chunkNumber = reader.GetInt32();
+            }
+            else if (reader.ValueTextEquals("emitted_at"u8))
+            {
+                reader.Read();
+                emitted = reader.GetInt64();
+            }
+            else if (reader.ValueTextEquals("is_final"u8))
+            {
+                reader.Read();
+                isFinal = reader.TokenType == JsonTokenType.True;
+            }
+            else if (reader.ValueTextEquals("text"u8))
+            {
+                reader.Read();
+                emptyText = reader.TokenType == JsonTokenType.String && reader.ValueSpan.Length == 0;
+            }
+            else if (reader.ValueTextEquals("message"u8))
+            {
+                reader.Read();
+                message = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+            }
+            else
+            {
+                reader.Read();
+                reader.Skip();
+            }
+        }
+
+        if (isChunk)
+        {
+            if (isFinal && emptyText)
             {
                 return false; // the NDJSON/SSE end marker, not a token
             }
 
-            var emitted = root.TryGetProperty("emitted_at", out var e) ? e.GetInt64() : 0;
-            turn.Token(root.GetProperty("chunk_number").GetInt32(), emitted);
+            turn.Token(chunkNumber, emitted);
             return false;
         }
 
-        if (type == completeType)
+        if (isComplete)
         {
             return true;
         }
 
-        if (type == "error")
+        if (isError)
         {
-            turn.Error = root.TryGetProperty("message", out var m) ? m.GetString() : json;
+            turn.Error = message ?? Encoding.UTF8.GetString(json);
             return true;
         }
 
         return false;
     }
 }
-
