@@ -19,18 +19,19 @@ var llm = builder.AddProjectReplicas<Projects.Chat_Llm_Service>("llm", replicas:
     .WithRestartOnCrash());
 
 // One wire protocol each, stateless, scaled on its own. Transport:* (StreamWriteTimeout, TurnTimeout…) reaches all.
-ProjectReplicas Transport<TProject>(string name, int replicas, bool http2 = false) where TProject : IProjectMetadata, new() =>
+// The HTTP transports also listen for the gateway on an h2c port (its streams multiplexed on a few connections).
+ProjectReplicas Transport<TProject>(string name, int replicas, bool http2 = false, bool h2c = false) where TProject : IProjectMetadata, new() =>
     builder.AddProjectReplicas<TProject>(name, replicas, transport => (http2
             ? transport.AsHttp2Service().WithHttp2HealthCheck("/health")
-            : transport.WithHttpHealthCheck("/health"))
+            : h2c ? transport.WithHttpHealthCheck("/health").WithH2cEndpoint() : transport.WithHttpHealthCheck("/health"))
         .WithReference(llm)
         .WithInternalApiKey(internalApiKey)
         .WithEnvironment(builder.Configuration.GetSection("Transport"))
         .WithRestartOnCrash());
 
-var rest = Transport<Projects.Chat_Rest>("rest", replicas: 1);
-var streaming = Transport<Projects.Chat_Streaming>("streaming", replicas: 1);
-var sse = Transport<Projects.Chat_Sse>("sse", replicas: 2);
+var rest = Transport<Projects.Chat_Rest>("rest", replicas: 1, h2c: true);
+var streaming = Transport<Projects.Chat_Streaming>("streaming", replicas: 1, h2c: true);
+var sse = Transport<Projects.Chat_Sse>("sse", replicas: 2, h2c: true);
 var websocket = Transport<Projects.Chat_WebSocket>("websocket", replicas: 1);
 var grpc = Transport<Projects.Chat_Grpc>("grpc", replicas: 1, http2: true);
 

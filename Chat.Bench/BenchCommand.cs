@@ -46,7 +46,6 @@ public static class BenchCommand
             }
         }
 
-        var paths = system.Attached ? null : system.Paths(options.Transports);
         // For profilers attaching from outside (perf record -p …): every process of the run, by role.
         Directory.CreateDirectory(options.OutputDirectory);
         await File.WriteAllLinesAsync(Path.Combine(options.OutputDirectory, "processes.txt"),
@@ -87,6 +86,8 @@ public static class BenchCommand
             scenarios.Add(await runner.IdleConnectionsAsync(cancellationToken));
         }
 
+        // After the scenarios, so the connections each caller holds to the next hop show (pooled, still open).
+        var paths = system.Attached ? null : system.Paths(options.Transports);
         var report = new BenchReport(startedAt, $"{Environment.ProcessorCount} cores, {Environment.OSVersion.VersionString}", loadAtStart, LoadAverage(), options,
             scenarios.Select(BenchReport.Scenario).ToList())
         {

@@ -24,6 +24,7 @@ public sealed record BenchOptions
     public string[] Arms { get; init; } = ["A0", "A1", "A2"];
     public bool DotnetRunHost { get; init; }
     public TimeSpan LoadWarmUp { get; init; } = TimeSpan.FromSeconds(10);
+    public IReadOnlyDictionary<string, string> ServiceEnvironment { get; init; } = new Dictionary<string, string>();
 
     public const string Usage = """
         Chat.Bench: what each transport and each hop costs (docs/performance.md).
@@ -54,6 +55,7 @@ public sealed record BenchOptions
                                 else skipped with the reason)
           --dotnet-run-host     starts the services through Aspire's default `dotnet run` host instead of their built
                                 output (to measure what the AppHost's WithBuiltOutputLaunch saves)
+          --env <NAME=value>    an environment variable for every service (repeatable; A/B runs of a runtime setting)
           --out <dir>           where bench.json and bench.svg go (default .bench)
         """;
 
@@ -92,6 +94,13 @@ public sealed record BenchOptions
                 "--arms" => options with { Arms = List(Next()) },
                 "--nginx" => options with { Arms = [.. options.Arms.Append("A2n").Distinct()] },
                 "--dotnet-run-host" => options with { DotnetRunHost = true },
+                "--env" => options with
+                {
+                    ServiceEnvironment = new Dictionary<string, string>(options.ServiceEnvironment)
+                    {
+                        [Next().Split('=', 2)[0]] = args[i].Split('=', 2) is [_, var value] ? value : throw new ArgumentException("--env needs NAME=value."),
+                    },
+                },
                 _ => throw new ArgumentException($"Unknown option '{args[i]}'."),
             };
         }

@@ -80,6 +80,11 @@ public sealed class BenchSystem : IAsyncDisposable
         foreach (var project in builder.Resources.OfType<ProjectResource>().ToList())
         {
             builder.CreateResourceBuilder(project).WithEnvironment("Logging__LogLevel__Default", "Warning");
+            foreach (var (name, value) in options.ServiceEnvironment)
+            {
+                builder.CreateResourceBuilder(project).WithEnvironment(name, value);
+            }
+
             if (options.DotnetRunHost)
             {
                 // Aspire's default launch (`dotnet run --project … --no-build`, a host process beside each service)
@@ -193,19 +198,26 @@ public sealed class BenchSystem : IAsyncDisposable
     {
         var processes = Processes();
         var owners = PortOwners.Listening();
+        var connections = PortOwners.Connections();
         int PidOf(string name) => processes.FirstOrDefault(p => p.Name == name)?.Pids[0] ?? 0;
-        PathHop Hop(string from, string to, Uri? uri)
+        PathHop Hop(string from, string to, Uri? uri, string? protocol = null)
         {
             var port = uri?.Port ?? 0;
+            var held = processes.FirstOrDefault(p => p.Name == from) is { } caller ? caller.Pids.Sum(pid => connections.GetValueOrDefault((pid, port))) : (int?)null;
             return owners.TryGetValue(port, out var owner)
-                ? new PathHop(from, to, port, PortOwners.Describe(owner, processes), owner)
-                : new PathHop(from, to, port, "(nobody listens)", 0);
+                ? new PathHop(from, to, port, PortOwners.Describe(owner, processes), owner, protocol, held)
+                : new PathHop(from, to, port, "(nobody listens)", 0, protocol, held);
         }
 
         Uri? Env(string process, string variable) =>
             PortOwners.Environment(PidOf(process), variable) is { } value
                 ? Uri.TryCreate(value, UriKind.Absolute, out var uri) ? uri : new Uri("tcp://" + value.Split(',')[0])
                 : null;
+
+        // The gateway speaks h2c to a transport that offers it (services__<name>__h2c__0), else HTTP/1.1.
+        PathHop Upstream(string transport) => Env("gateway", $"services__{transport}__h2c__0") is { } h2c
+            ? Hop("gateway", transport, h2c, "h2c")
+            : Hop("gateway", transport, Env("gateway", $"services__{transport}__http__0"), transport == "grpc" ? "h2c" : "http/1.1");
 
         var paths = new Dictionary<string, IReadOnlyList<PathHop>>();
         var toRedis = Hop("llm", "redis", Env("llm", "ConnectionStrings__redis"));
@@ -216,8 +228,8 @@ public sealed class BenchSystem : IAsyncDisposable
 
         foreach (var transport in transports)
         {
-            var toLlm = Hop(transport, "llm", Env(transport, "services__llm__http__0"));
-            var upstream = Hop("gateway", transport, Env("gateway", $"services__{transport}__http__0"));
+            var toLlm = Hop(transport, "llm", Env(transport, "services__llm__http__0"), "h2c");
+            var upstream = Upstream(transport);
             if (Transports.TryGetValue(transport, out var direct))
             {
                 paths[$"A1 {transport}"] = [Hop("bench", transport, direct), toLlm, toRedis];

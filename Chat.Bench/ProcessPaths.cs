@@ -2,8 +2,11 @@ using System.Globalization;
 
 namespace Chat.Bench;
 
-/// <summary>One hop of an arm's path: who connects, to which port, and which process owns (listens on) that port.</summary>
-public sealed record PathHop(string From, string To, int Port, string Owner, int OwnerPid);
+/// <summary>
+/// One hop of an arm's path: who connects, to which port, which process owns (listens on) that port, the protocol the
+/// caller was configured with, and how many connections the caller holds to it (at the moment the path was read).
+/// </summary>
+public sealed record PathHop(string From, string To, int Port, string Owner, int OwnerPid, string? Protocol = null, int? Connections = null);
 
 /// <summary>
 /// Which process owns each listening TCP port, from /proc/net/tcp and /proc/net/tcp6 (the socket inode of every
@@ -13,6 +16,77 @@ public sealed record PathHop(string From, string To, int Port, string Owner, int
 public static class PortOwners
 {
     private const string Listen = "0A";
+    private const string Established = "01";
+
+    /// <summary>Established connections to each remote port, by the pid holding the local socket.</summary>
+    public static Dictionary<(int Pid, int Port), int> Connections()
+    {
+        var inodes = new Dictionary<long, int>(); // socket inode → remote port
+        foreach (var table in new[] { "/proc/net/tcp", "/proc/net/tcp6" })
+        {
+            if (!File.Exists(table))
+            {
+                continue;
+            }
+
+            foreach (var line in File.ReadLines(table).Skip(1))
+            {
+                var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                if (fields.Length < 10 || fields[3] != Established)
+                {
+                    continue;
+                }
+
+                var port = int.Parse(fields[2][(fields[2].LastIndexOf(':') + 1)..], NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+                inodes[long.Parse(fields[9], CultureInfo.InvariantCulture)] = port;
+            }
+        }
+
+        var counts = new Dictionary<(int, int), int>();
+        foreach (var (pid, inode) in SocketInodes())
+        {
+            if (inodes.TryGetValue(inode, out var port))
+            {
+                counts[(pid, port)] = counts.GetValueOrDefault((pid, port)) + 1;
+            }
+        }
+
+        return counts;
+    }
+
+    private static IEnumerable<(int Pid, long Inode)> SocketInodes()
+    {
+        foreach (var directory in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(directory), out var pid))
+            {
+                continue;
+            }
+
+            var found = new List<long>();
+            try
+            {
+                foreach (var fd in Directory.EnumerateFileSystemEntries(Path.Combine(directory, "fd")))
+                {
+                    var target = new FileInfo(fd).LinkTarget;
+                    if (target is not null && target.StartsWith("socket:[", StringComparison.Ordinal)
+                        && long.TryParse(target.AsSpan(8, target.Length - 9), NumberStyles.None, CultureInfo.InvariantCulture, out var inode))
+                    {
+                        found.Add(inode);
+                    }
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // The process ended while we looked.
+            }
+
+            foreach (var inode in found)
+            {
+                yield return (pid, inode);
+            }
+        }
+    }
 
     public static Dictionary<int, int> Listening()
     {
@@ -39,29 +113,11 @@ public static class PortOwners
         }
 
         var owners = new Dictionary<int, int>();
-        foreach (var directory in Directory.EnumerateDirectories("/proc"))
+        foreach (var (pid, inode) in SocketInodes())
         {
-            if (!int.TryParse(Path.GetFileName(directory), out var pid))
+            if (inodes.TryGetValue(inode, out var port))
             {
-                continue;
-            }
-
-            try
-            {
-                foreach (var fd in Directory.EnumerateFileSystemEntries(Path.Combine(directory, "fd")))
-                {
-                    var target = new FileInfo(fd).LinkTarget;
-                    if (target is not null && target.StartsWith("socket:[", StringComparison.Ordinal)
-                        && long.TryParse(target.AsSpan(8, target.Length - 9), NumberStyles.None, CultureInfo.InvariantCulture, out var inode)
-                        && inodes.TryGetValue(inode, out var port))
-                    {
-                        owners.TryAdd(port, pid);
-                    }
-                }
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                // The process ended while we looked.
+                owners.TryAdd(port, pid);
             }
         }
 

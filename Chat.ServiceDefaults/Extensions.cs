@@ -42,6 +42,7 @@ public static class Extensions
         builder.ConfigureOpenTelemetry();
         builder.AddDefaultHealthChecks();
         builder.ConfigureKestrelLimits();
+        builder.ConfigureInlineIo();
         return builder;
     }
 

@@ -93,7 +93,8 @@ public sealed record BenchReport(
             var table = new Table().Border(TableBorder.Simple).AddColumns("arm", "path (port → process that owns it)");
             foreach (var (arm, hops) in Paths)
             {
-                table.AddRow(Markup.Escape(arm), Markup.Escape(string.Join("  ·  ", hops.Select(h => $"{h.From} → :{h.Port} {h.Owner}"))));
+                table.AddRow(Markup.Escape(arm), Markup.Escape(string.Join("  ·  ", hops.Select(h =>
+                    $"{h.From} → :{h.Port} {h.Owner}{(h.Protocol is null ? "" : $" {h.Protocol}")}{(h.Connections is { } n ? $" ×{n}" : "")}"))));
             }
 
             AnsiConsole.Write(table);

@@ -19,6 +19,7 @@ public static class GatewayServiceExtensions
     public static WebApplicationBuilder AddGatewayServices(this WebApplicationBuilder builder)
     {
         builder.AddGatewayKestrel();
+        builder.AddGatewayUpstreamHttp2();
 
         builder.Services.AddOptions<GatewayOptions>()
             .BindConfiguration(GatewayOptions.SectionName)

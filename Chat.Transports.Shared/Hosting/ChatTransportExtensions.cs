@@ -29,6 +29,7 @@ public static class ChatTransportExtensions
     public static TBuilder AddChatTransport<TBuilder>(this TBuilder builder, ChatTransportDescriptor descriptor)
         where TBuilder : IHostApplicationBuilder
     {
+        builder.AddH2cEndpoint();
         var services = builder.Services;
         services.AddSingleton(descriptor);
         services.AddSingleton<ConnectionCounter>();
