@@ -32,7 +32,7 @@ ProjectReplicas Transport<TProject>(string name, int replicas, bool http2 = fals
 var rest = Transport<Projects.Chat_Rest>("rest", replicas: 1, h2c: true);
 var streaming = Transport<Projects.Chat_Streaming>("streaming", replicas: 1, h2c: true);
 var sse = Transport<Projects.Chat_Sse>("sse", replicas: 2, h2c: true);
-var websocket = Transport<Projects.Chat_WebSocket>("websocket", replicas: 1);
+var websocket = Transport<Projects.Chat_WebSocket>("websocket", replicas: 1, h2c: true);
 var grpc = Transport<Projects.Chat_Grpc>("grpc", replicas: 1, http2: true);
 
 // The one public entry, on its own sockets: HTTP/1.1 (REST, NDJSON, SSE, WebSocket, gRPC-Web, web page) and h2c

@@ -88,6 +88,21 @@ public static class BenchCommand
 
         // After the scenarios, so the connections each caller holds to the next hop show (pooled, still open).
         var paths = system.Attached ? null : system.Paths(options.Transports);
+        if (!system.Attached && !options.Smoke && memoryAtRest is not null)
+        {
+            // Idle again: what the application costs doing nothing (health probes, timers, telemetry), measured once
+            // the scenarios are over and their code is compiled, after a few seconds for their ends to settle.
+            await Task.Delay(TimeSpan.FromSeconds(10), cancellationToken);
+            var quiet = TimeSpan.FromSeconds(20);
+            var processes = system.Processes();
+            var before = processes.ToDictionary(p => p.Name, p => p.Read().CpuSeconds);
+            await Task.Delay(quiet, cancellationToken);
+            var cpu = processes.ToDictionary(p => p.Name, p => (p.Read().CpuSeconds - before[p.Name]) / quiet.TotalSeconds);
+            memoryAtRest = memoryAtRest.Select(m => m with { CpuCoresAtRest = Math.Round(cpu.GetValueOrDefault(m.Name), 4) }).ToList();
+            AnsiConsole.MarkupLine(Markup.Escape($"idle after the scenarios: CPU {memoryAtRest.Sum(m => m.CpuCoresAtRest) * 1000:F0} ms/s " +
+                $"(the bench and its AppHost {cpu.GetValueOrDefault("bench") * 1000:F0} ms/s)"));
+        }
+
         var report = new BenchReport(startedAt, $"{Environment.ProcessorCount} cores, {Environment.OSVersion.VersionString}", loadAtStart, LoadAverage(), options,
             scenarios.Select(BenchReport.Scenario).ToList())
         {

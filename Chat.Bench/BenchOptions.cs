@@ -24,6 +24,7 @@ public sealed record BenchOptions
     public string[] Arms { get; init; } = ["A0", "A1", "A2"];
     public bool DotnetRunHost { get; init; }
     public TimeSpan LoadWarmUp { get; init; } = TimeSpan.FromSeconds(10);
+    public string Telemetry { get; init; } = "production";
     public IReadOnlyDictionary<string, string> ServiceEnvironment { get; init; } = new Dictionary<string, string>();
 
     public const string Usage = """
@@ -55,6 +56,8 @@ public sealed record BenchOptions
                                 else skipped with the reason)
           --dotnet-run-host     starts the services through Aspire's default `dotnet run` host instead of their built
                                 output (to measure what the AppHost's WithBuiltOutputLaunch saves)
+          --telemetry <mode>    how the services export telemetry (to the bench's own collector): production (the
+                                SDK's intervals, default), aspire (every second, as under `dotnet run`), off
           --env <NAME=value>    an environment variable for every service (repeatable; A/B runs of a runtime setting)
           --out <dir>           where bench.json and bench.svg go (default .bench)
         """;
@@ -94,6 +97,7 @@ public sealed record BenchOptions
                 "--arms" => options with { Arms = List(Next()) },
                 "--nginx" => options with { Arms = [.. options.Arms.Append("A2n").Distinct()] },
                 "--dotnet-run-host" => options with { DotnetRunHost = true },
+                "--telemetry" => options with { Telemetry = Next() },
                 "--env" => options with
                 {
                     ServiceEnvironment = new Dictionary<string, string>(options.ServiceEnvironment)

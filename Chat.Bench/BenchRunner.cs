@@ -82,6 +82,7 @@ public sealed class BenchRunner(BenchOptions options, BenchSystem system, BenchC
         var figures = arms.Select(a => new ArmFigures(a.Name, a.Transport)).ToList();
         var meter = new ProcessMeter(system.Processes());
         var redis = await RedisFigures.SampleAsync(system.RedisConnection);
+        var telemetry = (system.Telemetry?.Requests ?? 0, system.Telemetry?.Bytes ?? 0);
         var started = Stopwatch.GetTimestamp();
         for (var round = 0; round < options.SingleClientTurns; round++)
         {
@@ -95,7 +96,8 @@ public sealed class BenchRunner(BenchOptions options, BenchSystem system, BenchC
 
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
         return new ScenarioResult("single", $"c=1, {options.SingleClientTurns} turns per arm, {options.Tokens} tokens, {options.IntervalMs} ms/token",
-            seconds, figures, meter.Stop(TokensThrough(figures)), await RedisFigures.DeltaAsync(redis, system.RedisConnection, figures.Sum(f => f.Turns), figures.Sum(f => f.Tokens)));
+            seconds, figures, meter.Stop(TokensThrough(figures)), await RedisFigures.DeltaAsync(redis, system.RedisConnection, figures.Sum(f => f.Turns), figures.Sum(f => f.Tokens)),
+            TelemetryFigures(telemetry, figures.Sum(f => f.Tokens)));
     }
 
     /// <summary>
@@ -111,6 +113,7 @@ public sealed class BenchRunner(BenchOptions options, BenchSystem system, BenchC
         var sessions = (int)Math.Max(arms.Count, rate * (duration ?? options.Duration).TotalSeconds);
         var meter = new ProcessMeter(system.Processes());
         var redis = await RedisFigures.SampleAsync(system.RedisConnection);
+        var telemetry = (system.Telemetry?.Requests ?? 0, system.Telemetry?.Bytes ?? 0);
         var started = Stopwatch.GetTimestamp();
         var running = new List<Task>(sessions);
         var active = 0;
@@ -156,7 +159,11 @@ public sealed class BenchRunner(BenchOptions options, BenchSystem system, BenchC
             $"open loop, {rate:F1} sessions/s ≈ {options.Streams} active streams, {options.Tokens} tokens, {options.IntervalMs} ms/token, {options.Duration.TotalSeconds:F0} s",
             seconds, figures, meter.Stop(TokensThrough(figures)),
             await RedisFigures.DeltaAsync(redis, system.RedisConnection, figures.Sum(f => f.Turns), figures.Sum(f => f.Tokens)),
-            new Dictionary<string, object> { ["sessions_per_second"] = Math.Round(rate, 2), ["sessions"] = sessions });
+            new Dictionary<string, object>(TelemetryFigures(telemetry, figures.Sum(f => f.Tokens)))
+            {
+                ["sessions_per_second"] = Math.Round(rate, 2),
+                ["sessions"] = sessions,
+            });
     }
 
     /// <summary>
@@ -336,6 +343,24 @@ public sealed class BenchRunner(BenchOptions options, BenchSystem system, BenchC
         }
     }
 
+    /// <summary>What the services exported to the bench's collector since <paramref name="start"/> (requests, bytes).</summary>
+    private Dictionary<string, object> TelemetryFigures((long Requests, long Bytes) start, long tokens)
+    {
+        if (system.Telemetry is not { } sink)
+        {
+            return [];
+        }
+
+        var bytes = sink.Bytes - start.Bytes;
+        return new Dictionary<string, object>
+        {
+            ["telemetry"] = options.Telemetry,
+            ["telemetry_exports"] = sink.Requests - start.Requests,
+            ["telemetry_bytes"] = bytes,
+            ["telemetry_bytes_per_token"] = tokens == 0 ? 0 : Math.Round((double)bytes / tokens, 1),
+        };
+    }
+
     /// <summary>Tokens that passed through each process: all of them for the client, llm and Redis; A2's for the gateway.</summary>
     internal static Func<string, long> TokensThrough(IReadOnlyList<ArmFigures> figures) => process => process switch
     {
@@ -370,6 +395,15 @@ public sealed class BenchRunner(BenchOptions options, BenchSystem system, BenchC
 /// <summary>Redis commands a scenario cost (INFO commandstats before and after; commands run by scripts included).</summary>
 public sealed record RedisFigures(long Commands, double CommandsPerTurn, double CommandsPerToken, IReadOnlyDictionary<string, long> ByCommand)
 {
+    /// <summary>Time Redis spent inside scripts (evalsha), µs; their own commands' time is part of it.</summary>
+    public long MicrosecondsInScripts { get; init; }
+
+    /// <summary>Time Redis spent inside all commands (script commands counted twice: in the script and as themselves), µs.</summary>
+    public long MicrosecondsInCommands { get; init; }
+
+    /// <summary>Script calls (round trips of the turn's bookkeeping) per turn.</summary>
+    public double CallsPerTurn { get; init; }
+
     public static async Task<Dictionary<string, long>?> SampleAsync(string? connection)
     {
         if (connection is null || !File.Exists("/usr/bin/redis-cli"))
@@ -395,6 +429,11 @@ public sealed record RedisFigures(long Commands, double CommandsPerTurn, double 
             {
                 var calls = line[(colon + 7)..];
                 stats[line[8..colon]] = long.Parse(calls[..calls.IndexOf(',')], System.Globalization.CultureInfo.InvariantCulture);
+                if (calls.IndexOf("usec=", StringComparison.Ordinal) is var at and > 0)
+                {
+                    var usec = calls[(at + 5)..];
+                    stats["usec:" + line[8..colon]] = long.Parse(usec[..usec.IndexOf(',')], System.Globalization.CultureInfo.InvariantCulture);
+                }
             }
         }
 
@@ -409,14 +448,22 @@ public sealed record RedisFigures(long Commands, double CommandsPerTurn, double 
             return null;
         }
 
-        // INFO itself is counted; leave it out.
-        var delta = after.Where(kv => kv.Key != "info")
+        // INFO itself is counted; leave it out. Time spent inside commands (µs) is kept apart.
+        var usec = after.Where(kv => kv.Key.StartsWith("usec:", StringComparison.Ordinal) && kv.Key != "usec:info")
+            .Sum(kv => kv.Value - before.GetValueOrDefault(kv.Key));
+        var scripts = after.GetValueOrDefault("usec:evalsha") - before.GetValueOrDefault("usec:evalsha");
+        var delta = after.Where(kv => kv.Key != "info" && !kv.Key.StartsWith("usec:", StringComparison.Ordinal))
             .Select(kv => (kv.Key, Calls: kv.Value - before.GetValueOrDefault(kv.Key)))
             .Where(kv => kv.Calls > 0)
             .OrderByDescending(kv => kv.Calls)
             .ToDictionary(kv => kv.Key, kv => kv.Calls);
         var total = delta.Values.Sum();
-        return new RedisFigures(total, turns == 0 ? 0 : Math.Round((double)total / turns, 2), tokens == 0 ? 0 : Math.Round((double)total / tokens, 3), delta);
+        return new RedisFigures(total, turns == 0 ? 0 : Math.Round((double)total / turns, 2), tokens == 0 ? 0 : Math.Round((double)total / tokens, 3), delta)
+        {
+            MicrosecondsInScripts = scripts,
+            MicrosecondsInCommands = usec,
+            CallsPerTurn = turns == 0 ? 0 : Math.Round((double)delta.GetValueOrDefault("evalsha") / turns, 2),
+        };
     }
 }
 

@@ -31,6 +31,9 @@ public sealed class BenchSystem : IAsyncDisposable
 
     public NginxPeer? Nginx { get; private set; }
 
+    /// <summary>The collector the services export to (null when attached to a running gateway).</summary>
+    public OtlpSink? Telemetry { get; private init; }
+
     public bool Attached => _app is null;
 
     /// <summary>A service of the graph (a replica of one of <see cref="Resources"/>), not Redis, DCP or the client.</summary>
@@ -45,6 +48,7 @@ public sealed class BenchSystem : IAsyncDisposable
 
     public static async Task<BenchSystem> StartAsync(BenchOptions options, CancellationToken cancellationToken)
     {
+        var sink = await OtlpSink.StartAsync(cancellationToken);
         var marker = s_marker.Split('=');
         Environment.SetEnvironmentVariable(marker[0], marker[1]);
         var settings = new Dictionary<string, string?>
@@ -56,7 +60,9 @@ public sealed class BenchSystem : IAsyncDisposable
             ["Llm:Offline:InterTokenDelayMs"] = options.IntervalMs.ToString(CultureInfo.InvariantCulture),
             ["Llm:Offline:ReplyTokens"] = options.Tokens.ToString(CultureInfo.InvariantCulture),
             ["Gateway:Limits:MaxConcurrentStreamsPerClient"] = "0", // the bench is one client with thousands of streams
-            ["ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL"] = "http://127.0.0.1:9", // no collector: the bench measures the chain
+            // Telemetry goes to the bench's own sink (a collector that accepts and drops everything): the services pay
+            // what exporting costs, not the retries of exporting to nothing.
+            ["ASPIRE_DASHBOARD_OTLP_HTTP_ENDPOINT_URL"] = sink.Endpoint.ToString(),
             ["Redis:DataDirectory"] = Directory.CreateTempSubdirectory("chat-bench-redis-").FullName,
         };
 
@@ -79,7 +85,13 @@ public sealed class BenchSystem : IAsyncDisposable
             .AddFilter("Aspire.Hosting", LogLevel.Error));
         foreach (var project in builder.Resources.OfType<ProjectResource>().ToList())
         {
-            builder.CreateResourceBuilder(project).WithEnvironment("Logging__LogLevel__Default", "Warning");
+            builder.CreateResourceBuilder(project).WithEnvironment("Logging__LogLevel__Default", "Warning")
+                .WithOtlpExporter(OtlpProtocol.HttpProtobuf);
+            foreach (var (name, value) in TelemetryEnvironment(options.Telemetry))
+            {
+                builder.CreateResourceBuilder(project).WithEnvironment(name, value);
+            }
+
             foreach (var (name, value) in options.ServiceEnvironment)
             {
                 builder.CreateResourceBuilder(project).WithEnvironment(name, value);
@@ -111,6 +123,7 @@ public sealed class BenchSystem : IAsyncDisposable
             return new BenchSystem
             {
                 _app = app,
+                Telemetry = sink,
                 Gateway = app.GetEndpoint("gateway", "http"),
                 GatewayHttp2 = app.GetEndpoint("gateway", "http2"),
                 Llm = app.GetEndpoint("llm", "http"),
@@ -122,9 +135,28 @@ public sealed class BenchSystem : IAsyncDisposable
         catch
         {
             await app.DisposeAsync();
+            await sink.DisposeAsync();
             throw;
         }
     }
+
+    /// <summary>
+    /// How the services export telemetry. "production": the OpenTelemetry SDK's own intervals (metrics every 60 s,
+    /// spans and logs every 5 s), as a deployment exports. "aspire": what `dotnet run` of the AppHost gives them (every
+    /// second, for a live dashboard). "off": the SDK disabled (OTEL_SDK_DISABLED), to see what telemetry costs.
+    /// </summary>
+    private static Dictionary<string, string> TelemetryEnvironment(string mode) => mode switch
+    {
+        "production" => new()
+        {
+            ["OTEL_METRIC_EXPORT_INTERVAL"] = "60000",
+            ["OTEL_BSP_SCHEDULE_DELAY"] = "5000",
+            ["OTEL_BLRP_SCHEDULE_DELAY"] = "5000",
+        },
+        "aspire" => [],
+        "off" => new() { ["OTEL_SDK_DISABLED"] = "true" },
+        _ => throw new ArgumentException($"--telemetry {mode}: expected production, aspire or off."),
+    };
 
     /// <summary>
     /// The bench client and every process of the application: the services and Redis by resource name, and what
@@ -262,6 +294,11 @@ public sealed class BenchSystem : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Telemetry is not null)
+        {
+            await Telemetry.DisposeAsync();
+        }
+
         if (Nginx is not null)
         {
             await Nginx.DisposeAsync();
@@ -274,5 +311,8 @@ public sealed class BenchSystem : IAsyncDisposable
     }
 }
 
-/// <summary>Memory of one role of the application (several processes for DCP's monitors): RSS and PSS, in bytes.</summary>
-public sealed record ProcessMemory(string Name, int Processes, long RssBytes, long PssBytes);
+/// <summary>
+/// One role of the application at rest (several processes for DCP's monitors): RSS and PSS in bytes (started, before
+/// any turn), and the CPU it uses doing nothing once the scenarios are over, in cores (0.01 = 10 ms of CPU per second).
+/// </summary>
+public sealed record ProcessMemory(string Name, int Processes, long RssBytes, long PssBytes, double CpuCoresAtRest = 0);

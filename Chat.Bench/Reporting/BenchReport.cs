@@ -102,14 +102,14 @@ public sealed record BenchReport(
 
         if (MemoryAtRest is { Count: > 0 } memory)
         {
-            var table = new Table().Border(TableBorder.Simple).AddColumns("at rest", "processes", "RSS MiB", "PSS MiB");
+            var table = new Table().Border(TableBorder.Simple).AddColumns("at rest", "processes", "RSS MiB", "PSS MiB", "idle CPU ms/s");
             foreach (var m in memory)
             {
-                table.AddRow(m.Name, N(m.Processes), F(m.RssBytes / 1048576.0), F(m.PssBytes / 1048576.0));
+                table.AddRow(m.Name, N(m.Processes), F(m.RssBytes / 1048576.0), F(m.PssBytes / 1048576.0), F(m.CpuCoresAtRest * 1000));
             }
 
             table.AddRow("[bold]whole application[/]", N(memory.Sum(m => m.Processes)), F(memory.Sum(m => m.RssBytes) / 1048576.0),
-                F(memory.Sum(m => m.PssBytes) / 1048576.0));
+                F(memory.Sum(m => m.PssBytes) / 1048576.0), F(memory.Sum(m => m.CpuCoresAtRest) * 1000));
             AnsiConsole.Write(table);
         }
 
@@ -150,10 +150,10 @@ public sealed record BenchReport(
                 AnsiConsole.Write(costs);
             }
 
-            var processes = new Table().Border(TableBorder.Simple).AddColumns("process", "CPU s", "RSS MiB", "tokens through", "CPU µs/token");
+            var processes = new Table().Border(TableBorder.Simple).AddColumns("process", "CPU s", "RSS MiB", "tokens through", "CPU µs/token", "switches/token");
             foreach (var p in scenario.Processes)
             {
-                processes.AddRow(p.Name, F(p.CpuSeconds), F(p.RssBytes / 1048576.0), N(p.TokensThrough), F(p.CpuMicrosecondsPerToken));
+                processes.AddRow(p.Name, F(p.CpuSeconds), F(p.RssBytes / 1048576.0), N(p.TokensThrough), F(p.CpuMicrosecondsPerToken), F(p.ContextSwitchesPerToken));
             }
 
             AnsiConsole.Write(processes);

@@ -44,6 +44,7 @@ public static class LlmServiceExtensions
         services.AddSingleton<RedisSessionStore>();
         services.AddSingleton<TurnRegistry>();
         services.AddHostedService(sp => sp.GetRequiredService<TurnRegistry>());
+        services.AddSingleton<RedisHousekeeping>();
         services.AddSingleton<TurnBufferFlusher>();
         services.AddSingleton<TurnService>();
         services.AddSingleton<TurnResumer>();

@@ -8,9 +8,10 @@ namespace Chat.Llm.Service.Models;
 /// every stream keeps its own exact schedule (first token + i × interval, no drift), wakes once per token, and an
 /// idle service does not tick at all.
 /// <para>
-/// The streams due at a tick continue on the tick's own thread, one after the other (each runs until its next wait,
-/// a few microseconds): one thread wakes per tick instead of one thread-pool hand-off per stream and token, which on
-/// a small box costs more than the work itself (docs/performance.md, run 4).
+/// The streams due at a tick continue in a few batches, one per core: the first on the tick's own thread, the others
+/// each on one thread-pool thread, every stream of a batch one after the other (each runs until its next wait, a few
+/// microseconds). So a tick wakes at most one thread per core instead of one thread-pool hand-off per stream and
+/// token, which on a small box costs more than the work itself (docs/performance.md, run 4).
 /// </para>
 /// </summary>
 public sealed class TokenClock(TimeSpan interval) : IDisposable
@@ -37,7 +38,11 @@ public sealed class TokenClock(TimeSpan interval) : IDisposable
             if (!_ticking)
             {
                 _ticking = true;
-                _ = Task.Run(TickAsync, CancellationToken.None);
+                // Not the waiting stream's context: the tick belongs to every stream (each continues in its own).
+                using (ExecutionContext.SuppressFlow())
+                {
+                    _ = Task.Run(TickAsync, CancellationToken.None);
+                }
             }
         }
 
@@ -71,11 +76,7 @@ public sealed class TokenClock(TimeSpan interval) : IDisposable
                     idle = !_ticking;
                 }
 
-                foreach (var due in ready)
-                {
-                    due.Wake();
-                }
-
+                WakeAll(ready);
                 ready.Clear();
                 if (idle)
                 {
@@ -88,6 +89,28 @@ public sealed class TokenClock(TimeSpan interval) : IDisposable
         }
         catch (ObjectDisposedException)
         {
+        }
+    }
+
+    private static void WakeAll(List<Waiter> ready)
+    {
+        // Below a few streams per core a second thread costs more than it saves.
+        var batches = Math.Clamp(ready.Count / 4, 1, Environment.ProcessorCount);
+        var size = (ready.Count + batches - 1) / batches;
+        for (var start = size; start < ready.Count; start += size)
+        {
+            var batch = ready.GetRange(start, Math.Min(size, ready.Count - start));
+            ThreadPool.UnsafeQueueUserWorkItem(static batch => Wake(batch), batch, preferLocal: false);
+        }
+
+        Wake(ready.GetRange(0, Math.Min(size, ready.Count)));
+    }
+
+    private static void Wake(List<Waiter> batch)
+    {
+        foreach (var due in batch)
+        {
+            due.Wake();
         }
     }
 

@@ -11,7 +11,8 @@ namespace Chat.Llm.Service.Sessions;
 /// state. A turn costs two round trips (BeginTurn, CompleteTurn) plus one when it creates its session; multi-key
 /// steps are Lua scripts so they are atomic.
 /// </summary>
-public sealed class RedisSessionStore(IConnectionMultiplexer redis, RedisKeys keys, IOptions<LlmOptions> options, TimeProvider time)
+public sealed class RedisSessionStore(
+    IConnectionMultiplexer redis, RedisKeys keys, IOptions<LlmOptions> options, TimeProvider time, RedisHousekeeping housekeeping)
 {
     private const string PrincipalField = "principal";
 
@@ -272,7 +273,7 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, RedisKeys ke
 
     /// <summary>
     /// Extends the session locks of running turns, each only while its turn still holds it: one round trip for all of
-    /// them. Returns, per turn, whether its lock was renewed (false once it is not the turn's any more).
+    /// them, on the housekeeping connection. Returns, per turn, whether its lock was renewed (false once it is not the turn's any more).
     /// </summary>
     public async Task<bool[]> RenewTurnLocksAsync(IReadOnlyList<(string SessionId, string TurnId)> turns, CancellationToken cancellationToken)
     {
@@ -291,7 +292,7 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, RedisKeys ke
                 args[i + 1] = turns[offset + i].TurnId;
             }
 
-            calls.Add((offset, Db.ScriptEvaluateAsync(RenewLocksScript, lockKeys, args)));
+            calls.Add((offset, housekeeping.Connection.GetDatabase().ScriptEvaluateAsync(RenewLocksScript, lockKeys, args)));
         }
 
         foreach (var (offset, call) in calls)

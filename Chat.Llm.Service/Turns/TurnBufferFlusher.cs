@@ -25,7 +25,11 @@ public sealed class TurnBufferFlusher(IOptions<LlmOptions> options) : IDisposabl
             if (!_ticking)
             {
                 _ticking = true;
-                _ = Task.Run(TickAsync, CancellationToken.None);
+                // Not the scheduling turn's context (its trace, its activity): the tick belongs to every turn.
+                using (ExecutionContext.SuppressFlow())
+                {
+                    _ = Task.Run(TickAsync, CancellationToken.None);
+                }
             }
         }
     }

@@ -11,16 +11,19 @@ namespace Chat.Llm.Service.Turns;
 /// <summary>
 /// Writes one turn's events to Redis in batches (at most one write per flush interval or per batch size, never one
 /// per token): RPUSH to the turn's event list (the resume buffer) and PUBLISH of the same batch on the turn's channel
-/// (the live tail for resumers on any replica), in one script off the streaming path. The batches of every running
-/// turn are written on one shared tick (<see cref="TurnBufferFlusher"/>), so the replica sends them to Redis together
-/// instead of each turn waking on its own timer.
+/// (the live tail for resumers on any replica), off the streaming path. The batches of every running turn are written
+/// on one shared tick (<see cref="TurnBufferFlusher"/>), so the replica sends them to Redis together instead of each
+/// turn waking on its own timer.
 /// <para>
-/// The buffer has an epoch (in the turn record, with the first and last sequence it holds). The script checks that
-/// the buffer it writes to is still that one (record there, epoch unchanged, as many events held as it says); when
-/// not (Redis lost the keys: a restart without persistence, a failover, eviction), it starts the buffer again from
-/// this batch under a new epoch, so a resumer's old position is never taken for a position in it. It keeps at most
-/// <c>MaxBufferedEvents</c> (the oldest are trimmed, and <c>first</c> moves) and refreshes the time to live with
-/// every batch, so a buffer expires <c>BufferTtl</c> after the turn's last event.
+/// The buffer has an epoch (in the turn record, with the first and last sequence it holds). A batch is normally one
+/// MULTI/EXEC of plain commands (RPUSH, HSET last, PEXPIRE ×2, PUBLISH): the buffer knows how many events the list must
+/// hold after the push and that the record must already have a <c>last</c>, so Redis's own answers tell whether the
+/// buffer is still the one it wrote to. When not (Redis lost the keys: a restart without persistence, a failover,
+/// eviction), or after a write whose outcome is unknown, a script checks the buffer in Redis and, when it is not that
+/// one, starts it again from this batch under a new epoch, so a resumer's old position is never taken for a position
+/// in it. It keeps at most <c>MaxBufferedEvents</c> (the oldest are trimmed, and <c>first</c> moves) and refreshes the
+/// time to live with every batch, so a buffer expires <c>BufferTtl</c> after the turn's last event. (A Lua script per
+/// batch cost Redis ~45 µs per call here, the plain transaction a few; docs/performance.md, run 4.)
 /// </para>
 /// </summary>
 public sealed class TurnEventBuffer
@@ -28,9 +31,8 @@ public sealed class TurnEventBuffer
     // KEYS: turn record, event list.
     // ARGV: epoch, ttl ms, max events, principal, session, new epoch, accepted (TurnAccepted bytes), channel,
     //       batch (length-delimited), first sequence, last sequence, events...
-    // Seven commands per batch (HMGET, LLEN, RPUSH, HSET, PEXPIRE ×2, PUBLISH); the accepted event is stored with the
-    // batch that starts the buffer.
-    private const string FlushScript = """
+    // Returns {epoch, events held}. The accepted event is stored with the batch that starts the buffer.
+    private const string CheckedFlushScript = """
         local state = redis.call('HMGET', KEYS[1], 'epoch', 'first', 'last')
         local epoch = state[1]
         local first = tonumber(state[2] or '-1')
@@ -56,11 +58,12 @@ public sealed class TurnEventBuffer
         if held > max then
           redis.call('LTRIM', KEYS[2], held - max, -1)
           redis.call('HINCRBY', KEYS[1], 'first', held - max)
+          held = max
         end
         redis.call('PEXPIRE', KEYS[1], ARGV[2])
         redis.call('PEXPIRE', KEYS[2], ARGV[2])
         redis.call('PUBLISH', ARGV[8], ARGV[9])
-        return epoch
+        return {epoch, held}
         """;
 
     private readonly Lock _gate = new();
@@ -78,6 +81,11 @@ public sealed class TurnEventBuffer
     private bool _scheduled;
     private string _epoch;
     private byte[] _accepted = [];
+
+    // What this buffer wrote: the events its list holds (BeginTurn starts it empty), and whether the last write's
+    // outcome is unknown (it failed on the way), in which case the next one checks Redis's state.
+    private long _held;
+    private bool _uncertain;
 
     public TurnEventBuffer(
         IConnectionMultiplexer redis, RedisKeys keys, TurnBufferIdentity turn, LocalTurnFeed feed, TurnBufferFlusher flusher,
@@ -194,6 +202,66 @@ public sealed class TurnEventBuffer
             _accepted = accepted.ToByteArray();
         }
 
+        var events = new RedisValue[batch.Count];
+        for (var i = 0; i < batch.Count; i++)
+        {
+            events[i] = batch[i].ToByteArray();
+        }
+
+        var encoded = EncodeBatch(batch);
+        try
+        {
+            if (_uncertain || !await TryAppendAsync(batch, events, encoded))
+            {
+                await CheckedWriteAsync(batch, events, encoded);
+            }
+        }
+        catch (Exception exception) when (exception is RedisException or TimeoutException)
+        {
+            // The caller on this replica still gets every event; only resuming elsewhere loses this batch (the next
+            // batch checks the buffer in Redis, finds it short of this one and starts a new epoch).
+            _uncertain = true;
+            Log.BufferWriteFailed(_logger, exception, _turn.TurnId);
+        }
+    }
+
+    /// <summary>The usual batch: plain commands in one MULTI/EXEC; false when Redis's answers show the buffer is not the one written before.</summary>
+    private async Task<bool> TryAppendAsync(List<TurnEvent> batch, RedisValue[] events, byte[] encoded)
+    {
+        var turn = _keys.Turn(_turn.TurnId);
+        var list = _keys.TurnEvents(_turn.TurnId);
+        var transaction = _redis.GetDatabase().CreateTransaction();
+        var pushed = transaction.ListRightPushAsync(list, events);
+        // HSET answers whether the field is new: 'last' is set from the start (BeginTurn), so new means the record was lost.
+        var recordLost = transaction.HashSetAsync(turn, "last", batch[^1].Sequence);
+        if (batch[0].Sequence == 1 && _accepted.Length > 0)
+        {
+            _ = transaction.HashSetAsync(turn, "accepted", _accepted, When.NotExists);
+        }
+
+        var held = _held + batch.Count;
+        if (held > _maxEvents)
+        {
+            _ = transaction.ListTrimAsync(list, held - _maxEvents, -1);
+            _ = transaction.HashIncrementAsync(turn, "first", held - _maxEvents);
+        }
+
+        _ = transaction.KeyExpireAsync(turn, _ttl);
+        _ = transaction.KeyExpireAsync(list, _ttl);
+        _ = transaction.PublishAsync(_keys.TurnChannel(_turn.TurnId), encoded);
+        await transaction.ExecuteAsync();
+        if (await pushed != held || await recordLost)
+        {
+            return false;
+        }
+
+        _held = Math.Min(held, _maxEvents);
+        return true;
+    }
+
+    /// <summary>The checked batch (the script): the buffer is verified in Redis and started again under a new epoch when it is gone.</summary>
+    private async Task CheckedWriteAsync(List<TurnEvent> batch, RedisValue[] events, byte[] encoded)
+    {
         var args = new RedisValue[11 + batch.Count];
         args[0] = _epoch;
         args[1] = (long)_ttl.TotalMilliseconds;
@@ -203,31 +271,21 @@ public sealed class TurnEventBuffer
         args[5] = NewEpoch();
         args[6] = _accepted;
         args[7] = _keys.TurnChannel(_turn.TurnId).ToString();
-        args[8] = EncodeBatch(batch);
+        args[8] = encoded;
         args[9] = batch[0].Sequence;
         args[10] = batch[^1].Sequence;
-        for (var i = 0; i < batch.Count; i++)
+        events.CopyTo(args, 11);
+        var result = (RedisResult[])(await _redis.GetDatabase().ScriptEvaluateAsync(
+            CheckedFlushScript, [_keys.Turn(_turn.TurnId), _keys.TurnEvents(_turn.TurnId)], args))!;
+        var epoch = (string?)result[0];
+        _held = (long)result[1];
+        _uncertain = false;
+        if (epoch is not null && epoch != _epoch)
         {
-            args[11 + i] = batch[i].ToByteArray();
-        }
-
-        try
-        {
-            var epoch = (string?)await _redis.GetDatabase().ScriptEvaluateAsync(
-                FlushScript, [_keys.Turn(_turn.TurnId), _keys.TurnEvents(_turn.TurnId)], args);
-            if (epoch is not null && epoch != _epoch)
-            {
-                // The keys were lost: the buffer starts again from this batch, under a new epoch.
-                Log.BufferRecreated(_logger, _turn.TurnId, batch[0].Sequence);
-                _epoch = epoch;
-                _feed.EpochChanged(epoch);
-            }
-        }
-        catch (Exception exception) when (exception is RedisException or TimeoutException)
-        {
-            // The caller on this replica still gets every event; only resuming elsewhere loses this batch (the next
-            // batch finds the buffer short of it and starts a new epoch).
-            Log.BufferWriteFailed(_logger, exception, _turn.TurnId);
+            // The keys were lost: the buffer starts again from this batch, under a new epoch.
+            Log.BufferRecreated(_logger, _turn.TurnId, batch[0].Sequence);
+            _epoch = epoch;
+            _feed.EpochChanged(epoch);
         }
     }
 

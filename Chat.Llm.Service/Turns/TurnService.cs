@@ -26,10 +26,10 @@ public sealed class TurnService(
     IChatClient chatClient,
     ModelInfo model,
     RedisSessionStore store,
-    IConnectionMultiplexer redis,
     RedisKeys keys,
     TurnRegistry registry,
     TurnBufferFlusher flusher,
+    RedisHousekeeping housekeeping,
     ReplicaInfo replica,
     LlmTelemetry telemetry,
     IOptions<LlmOptions> options,
@@ -119,7 +119,7 @@ public sealed class TurnService(
 
         var principal = run.Request.Principal ?? "";
         var feed = registry.AddFeed(run.TurnId, session.Id, principal, run.Epoch, Options.Resume.MaxBufferedEvents);
-        var buffer = new TurnEventBuffer(redis, keys, new TurnBufferIdentity(run.TurnId, session.Id, principal, run.Epoch), feed, flusher,
+        var buffer = new TurnEventBuffer(housekeeping.Connection, keys, new TurnBufferIdentity(run.TurnId, session.Id, principal, run.Epoch), feed, flusher,
             Options.Resume, logger);
         long sequence = 0;
         void Emit(TurnEvent turnEvent)
