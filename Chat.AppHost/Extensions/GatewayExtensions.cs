@@ -26,7 +26,9 @@ public static class GatewayExtensions
             .WithHttpEndpoint(port: Port("Gateway:HttpPort", 8000), name: "http", isProxied: false)
             .WithHttpEndpoint(port: Port("Gateway:Http2Port", 50051), name: Http2EndpointName, env: "GATEWAY_HTTP2_PORT", isProxied: false)
             .WithHttpHealthCheck("/health")
-            .WithExternalHttpEndpoints();
+            .WithExternalHttpEndpoints()
+            .WithUrlForEndpoint("http", url => url.DisplayText = "HTTP/1.1 + web chat")
+            .WithUrlForEndpoint(Http2EndpointName, url => url.DisplayText = "gRPC (HTTP/2)");
         if (builder.ExecutionContext.IsRunMode)
         {
             // Checked before anything starts: a taken public port is a message, not a crash loop of the gateway.
@@ -43,6 +45,7 @@ public static class GatewayExtensions
 
             var http2 = gateway.GetEndpoint(Http2EndpointName);
             gateway.WithBuiltOutputLaunch()
+                .WithoutDevelopmentCertificate()
                 .WithEnvironment("GATEWAY_HTTP2_URL", ReferenceExpression.Create($"http://localhost:{http2.Property(EndpointProperty.TargetPort)}"));
         }
 
