@@ -6,6 +6,7 @@ using Aspire.Hosting.Testing;
 using Chat.Tests.Infrastructure;
 using Microsoft.Playwright;
 using static Microsoft.Playwright.Assertions;
+using Xunit.Abstractions;
 
 namespace Chat.Tests.Dashboard;
 
@@ -13,12 +14,12 @@ namespace Chat.Tests.Dashboard;
 /// The Aspire dashboard itself, in Debian's Chromium: after a chat through the gateway, the Resources page lists every
 /// resource of the graph Running, and the chat's trace spans the gateway, the transport and the LLM service.
 /// </summary>
-public sealed class AspireDashboardTests
+public sealed class AspireDashboardTests(ITestOutputHelper output)
 {
     [Fact]
     public async Task AfterAChat_ResourcesAreRunning_AndTheChatsTraceSpansGatewayTransportAndLlm()
     {
-        await using var app = await ChatAppHost.StartAsync(["--replicas", "sse=2"], ChatAppHost.FastOfflineModel, enableDashboard: true);
+        await using var app = await ChatAppHost.StartAsync(["--replicas", "sse=2"], ChatAppHost.FastOfflineModel, enableDashboard: true, output: output);
         var dashboard = app.GetEndpoint("aspire-dashboard", "http");
 
         // A chat through the gateway, in a trace whose id the test chose (W3C traceparent, honoured by the gateway).
