@@ -30,7 +30,7 @@ install_test_prerequisites() {
 }
 
 build() {
-  dotnet build Chat.sln -c "$configuration" -nologo -clp:ErrorsOnly
+  dotnet build Chat.sln -c "$configuration" -nologo -clp:"ErrorsOnly;NoSummary"
 }
 
 # Sums a count over dotnet test's per-assembly summary lines ("Passed!  - Failed:     0, Passed:   638, Skipped: …").

@@ -108,6 +108,27 @@ public static class ChatAppExtensions
     public static Task<string> GetConsoleLogAsync(this DistributedApplication app, string replicaName, int maxLines = 200) =>
         Task.FromResult(string.Join('\n', app.Services.GetRequiredService<ResourceStates>().ConsoleOf(replicaName).TakeLast(maxLines).Select(line => line.Content)));
 
+    /// <summary>Waits until a resource's console output (across restarts) satisfies <paramref name="condition"/>; logs arrive after states.</summary>
+    public static async Task<string> WaitForConsoleLogAsync(this DistributedApplication app, string replicaName, Func<string, bool> condition, TimeSpan within)
+    {
+        var deadline = DateTime.UtcNow + within;
+        while (true)
+        {
+            var log = await app.GetConsoleLogAsync(replicaName, int.MaxValue);
+            if (condition(log))
+            {
+                return log;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"{replicaName}'s console never showed what was expected within {within}:\n{log}");
+            }
+
+            await Task.Delay(50);
+        }
+    }
+
     /// <summary>Process ids of every running replica (to check none outlives the application).</summary>
     public static IReadOnlyList<int> GetProcessIds(this DistributedApplication app) =>
         app.ProcessResources().Select(r => app.Snapshot(r).ProcessId).OfType<int>().ToList();
