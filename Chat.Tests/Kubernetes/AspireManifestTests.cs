@@ -64,7 +64,7 @@ public sealed partial class AspireManifestTests
             foreach (var transport in s_projects.Except(["llm", "gateway"]))
             {
                 Assert.Equal("{llm.bindings.http.url}", Env(resources[transport], "services__llm__http__0"));
-                Assert.Equal("{gateway.bindings.http.url}".Replace("gateway", transport, StringComparison.Ordinal), Env(resources["gateway"], $"services__{transport}__http__0"));
+                Assert.Equal($"{{{transport}.bindings.http.url}}", Env(resources["gateway"], $"services__{transport}__http__0"));
             }
 
             // The h2c services say so; the gateway's public ports are fixed, external, and the h2c one is HTTP/2.
