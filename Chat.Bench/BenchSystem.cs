@@ -144,7 +144,15 @@ public sealed class BenchSystem : IAsyncDisposable
             }
         }
 
-        processes.AddRange(names.OrderBy(n => n.Value, StringComparer.Ordinal).Select(n => new WatchedProcess(n.Value, n.Key)));
+        // DCP runs a monitor per process: number the names that repeat so every process has its own row.
+        foreach (var group in names.GroupBy(n => n.Value).OrderBy(g => g.Key, StringComparer.Ordinal))
+        {
+            var index = 0;
+            foreach (var (pid, name) in group.OrderBy(n => n.Key))
+            {
+                processes.Add(new WatchedProcess(group.Count() == 1 ? name : $"{name}-{index++}", pid));
+            }
+        }
         return processes;
     }
 

@@ -29,7 +29,9 @@ public static class GatewayExtensions
             // Cleartext HTTP/2 with prior knowledge: manifests and Services say so (appProtocol kubernetes.io/h2c).
             .WithEndpoint(Http2EndpointName, endpoint => endpoint.Transport = "http2")
             .WithHttpHealthCheck("/health")
-            .WithExternalHttpEndpoints();
+            .WithExternalHttpEndpoints()
+            .WithUrlForEndpoint("http", url => url.DisplayText = "HTTP/1.1 + web chat")
+            .WithUrlForEndpoint(Http2EndpointName, url => url.DisplayText = "gRPC (HTTP/2)");
         if (builder.ExecutionContext.IsRunMode)
         {
             // Checked before anything starts: a taken public port is a message, not a crash loop of the gateway.
@@ -46,6 +48,7 @@ public static class GatewayExtensions
 
             var http2 = gateway.GetEndpoint(Http2EndpointName);
             gateway.WithBuiltOutputLaunch()
+                .WithoutDevelopmentCertificate()
                 .WithEnvironment("GATEWAY_HTTP2_URL", ReferenceExpression.Create($"http://localhost:{http2.Property(EndpointProperty.TargetPort)}"));
         }
         else

@@ -33,17 +33,29 @@ public static class ChatAppHost
         {
             ["Redis:DataDirectory"] = dataDirectory,
             ["AppHost:RestartDelayMs"] = "200",
-            // No OTLP collector in tests unless a test brings one: the services' exporters get a closed local port.
-            ["ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL"] = "http://127.0.0.1:9",
         };
+        if (enableDashboard)
+        {
+            // As the run command's launch profile has it: no login token, plain HTTP on loopback.
+            defaults["ASPIRE_DASHBOARD_UNSECURED_ALLOW_ANONYMOUS"] = "true";
+            defaults["ASPIRE_ALLOW_UNSECURED_TRANSPORT"] = "true";
+        }
+        else
+        {
+            // No OTLP collector in tests unless a test brings one: the services' exporters get a closed local port.
+            defaults["ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL"] = "http://127.0.0.1:9";
+        }
+
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
             defaults[key] = value;
         }
 
         var commandLine = (args ?? []).Concat(defaults.Where(pair => pair.Value is not null).Select(pair => $"--{pair.Key}={pair.Value}")).ToArray();
+        // DisableDashboard = false (not the EnableDashboard option, which forces a login token): the dashboard as the
+        // run command's launch profile has it, anonymous on loopback.
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Chat_AppHost>(
-            new DistributedApplicationTestingBuilderOptions { EnableDashboard = enableDashboard }, commandLine).DefaultTimeout();
+            commandLine, (options, _) => options.DisableDashboard = !enableDashboard).DefaultTimeout();
         builder.Services.AddSingleton(new TemporaryDirectory(dataDirectory));
         return builder.WithResourceStates();
     }
