@@ -47,8 +47,28 @@ public sealed class AspireDashboardTests(ITestOutputHelper output)
 
         await page.ScreenshotAsync(new() { Path = Browsers.Screenshot("aspire-dashboard-resources.png") }).DefaultTimeout();
 
-        // The trace arrives over OTLP within the exporters' 1 s batching; the detail page shows every service on it.
-        await page.GotoAsync(new Uri(dashboard, $"traces/detail/{traceId}").ToString()).DefaultTimeout();
+        // The trace arrives over OTLP within the exporters' 1 s batching (the test waits for it, up to 60 s, reloading
+        // the detail page); the page then shows every service on it.
+        var detail = new Uri(dashboard, $"traces/detail/{traceId}").ToString();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (true)
+        {
+            await page.GotoAsync(detail).DefaultTimeout();
+            try
+            {
+                await Expect(page.GetByText("llm", new() { Exact = true }).First).ToBeVisibleAsync(new() { Timeout = 3_000 });
+                break;
+            }
+            catch (PlaywrightException) when (DateTime.UtcNow < deadline)
+            {
+            }
+            catch (PlaywrightException)
+            {
+                await page.ScreenshotAsync(new() { Path = Browsers.Screenshot("aspire-dashboard-trace-missing.png") });
+                throw;
+            }
+        }
+
         foreach (var service in new[] { "gateway", "rest", "llm" })
         {
             await Expect(page.GetByText(service, new() { Exact = true }).First).ToBeVisibleAsync();
