@@ -58,7 +58,7 @@ public static class StartupSummaryExtensions
                 "",
                 $"Chat is running ({(DateTime.UtcNow - started).TotalSeconds:0.0} s to healthy):",
                 $"  Gateway, HTTP/1.1 (REST, NDJSON, SSE, WebSocket, gRPC-Web)   {http}",
-                $"  Gateway, HTTP/2 (native gRPC: grpcurl -plaintext {grpc.Host}:{grpc.Port} list)   {grpc.Host}:{grpc.Port}",
+                $"  Gateway, HTTP/2 (native gRPC, chat.ChatService)              {grpc.Host}:{grpc.Port}",
                 $"  Web chat page                                                {http}/",
             };
             if (dashboard is not null)
