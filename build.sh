@@ -30,22 +30,26 @@ install_test_prerequisites() {
 }
 
 build() {
-  dotnet build Chat.sln -c "$configuration" -nologo -clp:ErrorsOnly
+  dotnet build Chat.sln -c "$configuration" -nologo -clp:"ErrorsOnly;NoSummary"
 }
 
-# Sums dotnet test's per-assembly summary blocks ("Total tests: 10" then "     Passed: 9", "     Failed: 1").
+# Sums a count over dotnet test's per-assembly summary lines ("Passed!  - Failed:     0, Passed:   638, Skipped: …").
 sum_of() {
-  { grep -E "^ +$1: +[0-9]+ *$" "$2" || true; } | awk '{ s += $2 } END { print s + 0 }'
+  { grep -oE "(Passed|Failed)! +- .*" "$2" || true; } | grep -oE "$1: +[0-9]+" | awk '{ s += $2 } END { print s + 0 }'
 }
 
+# Quiet by design: a line per failing test (with its message, stack and the console output of the services it used),
+# a summary per test assembly, and the sum. Service logs go to .test-artifacts/logs/, results (TRX) to
+# .test-artifacts/results/.
 run_tests() {
   install_test_prerequisites
   build
+  rm -rf .test-artifacts/logs .test-artifacts/results
   local log
   log=$(mktemp)
   set +e
-  dotnet test Chat.sln -c "$configuration" --no-build -nologo --logger "console;verbosity=normal" \
-    --results-directory .test-artifacts "$@" 2>&1 | tee "$log"
+  dotnet test Chat.sln -c "$configuration" --no-build -nologo --logger "console;verbosity=minimal" \
+    --logger "trx;LogFilePrefix=chat" --results-directory .test-artifacts/results "$@" 2>&1 | tee "$log"
   local status=${PIPESTATUS[0]}
   set -e
   # Sum every test assembly's summary line into the one line CI reads.
@@ -55,6 +59,7 @@ run_tests() {
   skipped=$(sum_of 'Skipped' "$log")
   rm -f "$log"
   if [ "$status" != 0 ] && [ "${failed:-0}" = 0 ]; then failed=1; fi
+  echo "Service logs: .test-artifacts/logs/ · results: .test-artifacts/results/ · screenshots: .test-artifacts/screenshots/"
   echo "${passed:-0} passed, ${failed:-0} failed, ${skipped:-0} skipped"
   return "$status"
 }

@@ -1,6 +1,7 @@
 // The application graph, in .NET Aspire's API. `dotnet run --project Chat.AppHost` starts it on DCP with the Aspire
 // dashboard; `-- --replicas sse=3,websocket=2` scales a service; docs/apphost.md has the rest.
-var builder = DistributedApplication.CreateBuilder(args);
+// `-- publish --target kubernetes --output deploy/k8s` writes it as deployment files instead (docs/kubernetes.md).
+var builder = DistributedApplication.CreateBuilder(PublishCommand.Translate(args));
 
 // redis-server (or Garnet) as a local process when run, Aspire's Redis container when published.
 var redis = builder.AddChatRedis("redis").WithRestartOnCrash();
@@ -49,4 +50,5 @@ builder.AddGateway<Projects.Chat_Gateway>("gateway")
     .WithStartupSummary(http2EndpointName: GatewayExtensions.Http2EndpointName);
 
 builder.ValidateReplicaNames(llm, rest, streaming, sse, websocket, grpc);
+builder.AddChatPublishing();
 builder.Build().Run();

@@ -12,8 +12,16 @@ using OpenTelemetry.Trace;
 
 namespace Microsoft.Extensions.Hosting;
 
-// The Aspire service defaults, written out because the Aspire templates cannot be installed here: telemetry over
-// OTLP, /health and /alive, service discovery from services__<name>__<endpoint>__<i>, resilience for outgoing HTTP.
+// Aspire 13's ServiceDefaults template (aspire-servicedefaults/Extensions.cs), method for method: AddServiceDefaults,
+// ConfigureOpenTelemetry, AddDefaultHealthChecks, MapDefaultEndpoints. Where ours differs, and why
+// (docs/conventions.md, "Service defaults"):
+// - two tiers, as eShop: AddBasicServiceDefaults (telemetry, health, Kestrel limits) for every service, and
+//   AddServiceDefaults on top (service discovery, resilient outgoing HTTP);
+// - /health and /alive are mapped in every environment, not only Development: the AppHost, the gateway's active health
+//   checks and Kubernetes probe them, and /health is also the original project's public API;
+// - what is not traced is decided at the source (TraceSampling): probes, and everything they cause in this service and
+//   the next; the gRPC client is instrumented too (every hop to llm is gRPC);
+// - Kestrel's connection limits are set explicitly (ConfigureKestrelLimits).
 public static class Extensions
 {
     public const string HealthEndpointPath = "/health";
@@ -86,9 +94,11 @@ public static class Extensions
                 .AddHttpClientInstrumentation()
                 .AddRuntimeInstrumentation())
             .WithTracing(tracing => tracing
+                .SetSampler(TraceSampling.CreateSampler(builder.Configuration))
                 .AddSource(builder.Environment.ApplicationName)
                 .AddAspNetCoreInstrumentation(options =>
-                    options.Filter = context => !IsProbe(context.Request.Path))
+                    // Not recorded; with the sampler, nothing under a probe is either.
+                    options.Filter = context => !TraceSampling.IsProbe(context.Request.Path))
                 // The HTTP span under each gRPC client span is kept: filtering it out would still propagate its
                 // (unrecorded, unsampled) span id downstream and orphan the server span of the next service.
                 .AddGrpcClientInstrumentation()
@@ -105,6 +115,7 @@ public static class Extensions
     public static TBuilder AddDefaultHealthChecks<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
         builder.Services.AddHealthChecks()
+            // Add a default liveness check to ensure app is responsive
             .AddCheck("self", () => HealthCheckResult.Healthy(), ["live"]);
         return builder;
     }
@@ -121,11 +132,11 @@ public static class Extensions
             health.ResponseWriter = healthWriter;
         }
 
+        // All health checks must pass for app to be considered ready to accept traffic after starting
         app.MapHealthChecks(HealthEndpointPath, health);
+
+        // Only health checks tagged with the "live" tag must pass for app to be considered alive
         app.MapHealthChecks(AlivenessEndpointPath, new HealthCheckOptions { Predicate = r => r.Tags.Contains("live") });
         return app;
     }
-
-    private static bool IsProbe(PathString path) =>
-        path.StartsWithSegments(HealthEndpointPath) || path.StartsWithSegments(AlivenessEndpointPath);
 }

@@ -1,4 +1,5 @@
 using Aspire.Hosting.ApplicationModel;
+using Chat.AppHost.Publishing;
 using Microsoft.Extensions.Configuration;
 
 namespace Aspire.Hosting;
@@ -8,15 +9,27 @@ public static class ConfigurationEnvironmentExtensions
     /// <summary>
     /// Passes a section of the AppHost's configuration through as environment variables (Llm:Offline:InterTokenDelayMs
     /// → Llm__Offline__InterTokenDelayMs), so `dotnet run --project Chat.AppHost -- --Llm:Provider=offline` reaches the service.
+    /// A key named like a secret (Llm:OpenAI:ApiKey) goes as a secret parameter instead: masked in the dashboard, a
+    /// parameter reference in Aspire's manifest and a secret reference in the Kubernetes manifests, never a value.
     /// </summary>
     public static IResourceBuilder<T> WithEnvironment<T>(this IResourceBuilder<T> builder, IConfigurationSection section)
         where T : IResourceWithEnvironment
     {
         foreach (var (key, value) in section.AsEnumerable())
         {
-            if (value is not null)
+            if (value is null)
             {
-                builder.WithEnvironment(key.Replace(":", "__", StringComparison.Ordinal), value);
+                continue;
+            }
+
+            var name = key.Replace(":", "__", StringComparison.Ordinal);
+            if (SecretNames.LooksLikeSecret(key))
+            {
+                builder.WithSecret(name, configurationKey: key);
+            }
+            else
+            {
+                builder.WithEnvironment(name, value);
             }
         }
 
@@ -30,7 +43,7 @@ public static class ConfigurationEnvironmentExtensions
     /// the manifests turn into a secret reference; the value is never written.
     /// </summary>
     public static IResourceBuilder<T> WithSecretEnvironment<T>(this IResourceBuilder<T> builder, string name)
-        where T : IResourceWithEnvironment => builder.WithSecret(name, configurationKey: name);
+        where T : IResourceWithEnvironment => builder.WithSecret(name, configurationKey: name, optional: true);
 
     /// <summary>Every value under <paramref name="section"/> (Gateway:ApiKeys:alice:Key) as a secret (Gateway__ApiKeys__alice__Key).</summary>
     public static IResourceBuilder<T> WithSecretEnvironment<T>(this IResourceBuilder<T> builder, IConfigurationSection section)
@@ -47,7 +60,8 @@ public static class ConfigurationEnvironmentExtensions
         return builder;
     }
 
-    private static IResourceBuilder<T> WithSecret<T>(this IResourceBuilder<T> builder, string environmentName, string configurationKey)
+    /// <param name="optional">The service runs without it: published, its reference is optional (<see cref="OptionalSecretAnnotation"/>).</param>
+    private static IResourceBuilder<T> WithSecret<T>(this IResourceBuilder<T> builder, string environmentName, string configurationKey, bool optional = false)
         where T : IResourceWithEnvironment
     {
         var application = builder.ApplicationBuilder;
@@ -65,6 +79,11 @@ public static class ConfigurationEnvironmentExtensions
         var parameter = application.Resources.OfType<ParameterResource>().FirstOrDefault(p => p.Name == parameterName) is { } existing
             ? application.CreateResourceBuilder(existing)
             : application.AddParameterFromConfiguration(parameterName, configurationKey, secret: true);
+        if (optional)
+        {
+            parameter.WithAnnotation(new OptionalSecretAnnotation(), ResourceAnnotationMutationBehavior.Replace);
+        }
+
         return builder.WithEnvironment(environmentName, parameter);
     }
 }

@@ -14,19 +14,24 @@ public static class GatewayExtensions
     /// The gateway with its two public endpoints on its own sockets (proxyless: no DCP proxy process in front):
     /// "http" on Gateway:HttpPort (8000) for HTTP/1.1 and "http2" on Gateway:Http2Port (50051) for cleartext HTTP/2,
     /// which the gateway reads from GATEWAY_HTTP2_URL. Under Aspire.Hosting.Testing (DcpPublisher:RandomizePorts) both
-    /// ports come from Aspire's proxyless range, so a test never collides with a running copy.
+    /// ports come from Aspire's proxyless range, so a test never collides with a running copy; published, they are
+    /// always the configured ones, the gateway's public contract.
     /// </summary>
     public static IResourceBuilder<ProjectResource> AddGateway<TProject>(this IDistributedApplicationBuilder builder, string name)
         where TProject : IProjectMetadata, new()
     {
-        var randomize = builder.Configuration.GetValue("DcpPublisher:RandomizePorts", false);
+        var randomize = builder.ExecutionContext.IsRunMode && builder.Configuration.GetValue("DcpPublisher:RandomizePorts", false);
         int? Port(string key, int fallback) => randomize ? null : builder.Configuration.GetValue(key, fallback);
 
         var gateway = builder.AddProject<TProject>(name, launchProfileName: null)
             .WithHttpEndpoint(port: Port("Gateway:HttpPort", 8000), name: "http", isProxied: false)
             .WithHttpEndpoint(port: Port("Gateway:Http2Port", 50051), name: Http2EndpointName, env: "GATEWAY_HTTP2_PORT", isProxied: false)
+            // Cleartext HTTP/2 with prior knowledge: manifests and Services say so (appProtocol kubernetes.io/h2c).
+            .WithEndpoint(Http2EndpointName, endpoint => endpoint.Transport = "http2")
             .WithHttpHealthCheck("/health")
-            .WithExternalHttpEndpoints();
+            .WithExternalHttpEndpoints()
+            .WithUrlForEndpoint("http", url => url.DisplayText = "HTTP/1.1 + web chat")
+            .WithUrlForEndpoint(Http2EndpointName, url => url.DisplayText = "gRPC (HTTP/2)");
         if (builder.ExecutionContext.IsRunMode)
         {
             // Checked before anything starts: a taken public port is a message, not a crash loop of the gateway.
@@ -43,7 +48,14 @@ public static class GatewayExtensions
 
             var http2 = gateway.GetEndpoint(Http2EndpointName);
             gateway.WithBuiltOutputLaunch()
+                .WithoutDevelopmentCertificate()
                 .WithEnvironment("GATEWAY_HTTP2_URL", ReferenceExpression.Create($"http://localhost:{http2.Property(EndpointProperty.TargetPort)}"));
+        }
+        else
+        {
+            // Published, the container listens on every interface (Aspire's own HTTP_PORTS means the same for "http").
+            var http2 = gateway.GetEndpoint(Http2EndpointName);
+            gateway.WithEnvironment("GATEWAY_HTTP2_URL", ReferenceExpression.Create($"http://+:{http2.Property(EndpointProperty.TargetPort)}"));
         }
 
         return gateway;

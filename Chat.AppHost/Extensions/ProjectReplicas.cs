@@ -45,7 +45,8 @@ public static class ProjectReplicasExtensions
         {
             var replica = builder.AddProject<TProject>(i == 0 ? name : $"{name}-{i}", launchProfileName: null)
                 .WithHttpEndpoint(name: "http", isProxied: false)
-                .WithBuiltOutputLaunch();
+                .WithBuiltOutputLaunch()
+                .WithoutDevelopmentCertificate();
             if (i > 0)
             {
                 replica.WithParentRelationship(list[0]);

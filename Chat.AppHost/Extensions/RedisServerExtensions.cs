@@ -94,7 +94,8 @@ public static class RedisServerExtensions
                 }
             })
             .WithHealthCheck(healthCheck)
-            .WithIconName("Database");
+            .WithIconName("Database")
+            .WithoutDevelopmentCertificate();
     }
 
     /// <summary>Loopback only, no password (documented), append-only file: data survives restarts of the AppHost.</summary>

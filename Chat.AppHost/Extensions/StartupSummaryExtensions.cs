@@ -17,6 +17,7 @@ public static class StartupSummaryExtensions
             services.GetRequiredService<ResourceNotificationService>(),
             services.GetRequiredService<DistributedApplicationModel>(),
             services.GetRequiredService<IConfiguration>(),
+            services.GetRequiredService<DistributedApplicationOptions>(),
             gateway.Resource, http2EndpointName));
         return gateway;
     }
@@ -25,6 +26,7 @@ public static class StartupSummaryExtensions
         ResourceNotificationService notifications,
         DistributedApplicationModel model,
         IConfiguration configuration,
+        DistributedApplicationOptions options,
         ProjectResource gateway,
         string http2EndpointName) : BackgroundService
     {
@@ -49,13 +51,14 @@ public static class StartupSummaryExtensions
 
             var http = gateway.GetEndpoint("http").Url.TrimEnd('/');
             var grpc = gateway.GetEndpoint(http2EndpointName);
-            var dashboard = (configuration["ASPNETCORE_URLS"] ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault();
+            var dashboard = options.DisableDashboard ? null
+                : (configuration["ASPNETCORE_URLS"] ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault();
             var lines = new List<string>
             {
                 "",
                 $"Chat is running ({(DateTime.UtcNow - started).TotalSeconds:0.0} s to healthy):",
                 $"  Gateway, HTTP/1.1 (REST, NDJSON, SSE, WebSocket, gRPC-Web)   {http}",
-                $"  Gateway, HTTP/2 (native gRPC: grpcurl -plaintext {grpc.Host}:{grpc.Port} list)   {grpc.Host}:{grpc.Port}",
+                $"  Gateway, HTTP/2 (native gRPC, chat.ChatService)              {grpc.Host}:{grpc.Port}",
                 $"  Web chat page                                                {http}/",
             };
             if (dashboard is not null)

@@ -1,4 +1,6 @@
 using Chat.Conversation.Engine;
+using Chat.Conversation.Telemetry;
+using OpenTelemetry.Trace;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -12,6 +14,8 @@ public static class ConversationServiceExtensions
     public static IServiceCollection AddConversationEngine(this IServiceCollection services)
     {
         services.TryAddSingleton<ConversationServices>();
+        // A connection that stops following its session cancels the subscription: not an error (UnsubscribeProcessor).
+        services.AddOpenTelemetry().WithTracing(tracing => tracing.AddProcessor<UnsubscribeProcessor>());
         return services;
     }
 }

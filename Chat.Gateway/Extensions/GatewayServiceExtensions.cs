@@ -3,6 +3,7 @@ using Chat.Gateway.Proxy;
 using Chat.Gateway.RateLimiting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry.Instrumentation.AspNetCore;
 using OpenTelemetry.Metrics;
 using Yarp.ReverseProxy.Health;
 
@@ -30,6 +31,8 @@ public static class GatewayServiceExtensions
         builder.Services.AddSingleton<ProxyFailureResponder>();
         builder.Services.AddSingleton<GatewayTelemetry>();
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(GatewayTelemetry.MeterName));
+        // The root span of every chat's trace says what the caller did (POST /rest/chat), not the YARP route's template.
+        builder.Services.Configure<AspNetCoreTraceInstrumentationOptions>(options => options.EnrichWithHttpResponse = GatewaySpanNames.Enrich);
 
         builder.Services.AddReverseProxy()
             .LoadFromConfig(builder.Configuration.GetSection(ReverseProxySection))

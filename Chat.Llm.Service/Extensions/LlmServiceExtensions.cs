@@ -5,11 +5,9 @@ using Chat.Llm.Service.Telemetry;
 using Chat.Llm.Service.Turns;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.AI;
-using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
-using StackExchange.Redis;
 
 namespace Microsoft.Extensions.Hosting;
 
@@ -59,10 +57,9 @@ public static class LlmServiceExtensions
         services.AddGrpcReflection();
         services.AddGrpcHealthChecks();
 
+        // Redis commands are traced by Aspire.StackExchange.Redis (AddRedisClient).
         services.AddOpenTelemetry()
-            .WithTracing(tracing => tracing
-                .AddSource(LlmTelemetry.ActivitySourceName, LlmTelemetry.GenAiSourceName)
-                .AddRedisInstrumentation())
+            .WithTracing(tracing => tracing.AddSource(LlmTelemetry.ActivitySourceName, LlmTelemetry.GenAiSourceName))
             .WithMetrics(metrics => metrics.AddMeter(LlmTelemetry.MeterName, LlmTelemetry.GenAiSourceName));
         return builder;
     }
@@ -75,16 +72,20 @@ public static class LlmServiceExtensions
         return app;
     }
 
+    /// <summary>
+    /// Aspire's Redis client (ConnectionStrings:redis): the multiplexer, a span for every command, and its health check
+    /// ("StackExchange.Redis", part of /health). Ours on top: the service starts, and keeps reconnecting, while Redis is
+    /// down, and calls fail fast with UNAVAILABLE meanwhile (StoreUnavailableInterceptor).
+    /// </summary>
     private static void AddRedis(this IHostApplicationBuilder builder)
     {
-        var connectionString = builder.Configuration.GetConnectionString("redis")
-            ?? throw new InvalidOperationException("ConnectionStrings:redis is not set (ConnectionStrings__redis).");
-        var configuration = ConfigurationOptions.Parse(connectionString);
-        // Start even while Redis is down: calls fail with UNAVAILABLE and /health says why, until it is back.
-        configuration.AbortOnConnectFail = false;
-        builder.Services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(configuration));
+        if (string.IsNullOrWhiteSpace(builder.Configuration.GetConnectionString("redis")))
+        {
+            throw new InvalidOperationException("ConnectionStrings:redis is not set (ConnectionStrings__redis).");
+        }
+
+        builder.AddRedisClient("redis", configureOptions: options => options.AbortOnConnectFail = false);
         builder.Services.AddSingleton(sp => new RedisKeys(sp.GetRequiredService<IOptions<LlmOptions>>().Value.Sessions.KeyPrefix));
-        builder.Services.AddHealthChecks().AddCheck<RedisHealthCheck>("redis", tags: ["ready"]);
     }
 
     private static void AddModelProvider(this IHostApplicationBuilder builder)
@@ -106,10 +107,23 @@ public static class LlmServiceExtensions
                 _ => new ModelInfo(OfflineChatClient.ProviderName, options.Offline.ModelId),
             };
         });
+        // The model call's span (gen_ai.*: what the Aspire dashboard's GenAI view lists), with the first token marked
+        // on it by the client inside it. Message content only when opted in (CaptureMessageContent).
+        var captureContent = CaptureMessageContent(builder);
         builder.Services.AddChatClient(sp => ModelProviders.Create(sp))
-            .UseOpenTelemetry(sourceName: LlmTelemetry.GenAiSourceName, configure: otel =>
-                otel.EnableSensitiveData = builder.Configuration.GetValue<bool>("Llm:EnableSensitiveTelemetry"));
+            .UseOpenTelemetry(sourceName: LlmTelemetry.GenAiSourceName, configure: otel => otel.EnableSensitiveData = captureContent)
+            .Use(inner => new FirstTokenTelemetryChatClient(inner));
     }
+
+    /// <summary>
+    /// Prompts and replies go on the model call's span only when asked for: <c>Llm:EnableSensitiveTelemetry</c>
+    /// (true or false) decides when set; unset, they do in Development when
+    /// <c>OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true</c>, which the Aspire AppHost sets for its resources
+    /// when it runs in Development, so the dashboard's GenAI view shows them there and nowhere else.
+    /// </summary>
+    internal static bool CaptureMessageContent(IHostApplicationBuilder builder) =>
+        builder.Configuration.GetValue<bool?>("Llm:EnableSensitiveTelemetry")
+            ?? (builder.Environment.IsDevelopment() && builder.Configuration.GetValue<bool>("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"));
 
     /// <summary>The conventions' environment names: GEMINI_API_KEY / GOOGLE_API_KEY, GENAI_MODEL_ID, and the default provider.</summary>
     private static void ApplyEnvironmentConventions(LlmOptions options, IConfiguration configuration)
@@ -131,20 +145,4 @@ public static class LlmServiceExtensions
     }
 
     private static string? FirstNonEmpty(params string?[] values) => values.FirstOrDefault(v => !string.IsNullOrWhiteSpace(v));
-}
-
-internal sealed class RedisHealthCheck(IConnectionMultiplexer redis) : IHealthCheck
-{
-    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
-    {
-        try
-        {
-            var latency = await redis.GetDatabase().PingAsync().WaitAsync(TimeSpan.FromSeconds(2), cancellationToken);
-            return HealthCheckResult.Healthy($"PING {latency.TotalMilliseconds:0.#} ms");
-        }
-        catch (Exception exception) when (exception is RedisException or TimeoutException)
-        {
-            return HealthCheckResult.Unhealthy("Redis does not answer", exception);
-        }
-    }
 }

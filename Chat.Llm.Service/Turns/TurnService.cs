@@ -188,9 +188,9 @@ public sealed class TurnService(
                 if (firstToken is null)
                 {
                     firstToken = clock.Elapsed;
-                    // The gen_ai client span lives inside the provider's iterator; the turn span carries TTFT for traces.
-                    activity?.SetTag("gen_ai.server.time_to_first_token", firstToken.Value.TotalSeconds);
-                    activity?.AddEvent(new ActivityEvent("gen_ai.first_token"));
+                    // From the turn's start (history loaded, context built): what the caller waits. The model call's
+                    // span has its own (gen_ai.response.time_to_first_chunk and the chat.first_token event).
+                    activity?.SetTag(FirstTokenTelemetryChatClient.TimeToFirstTokenAttribute, firstToken.Value.TotalSeconds);
                 }
 
                 reply.Append(text);

@@ -5,6 +5,8 @@ using Chat.Cli.Transports;
 using Aspire.Hosting;
 using Aspire.Hosting.Testing;
 using Chat.Tests.SystemTests;
+using Chat.Tests.Infrastructure;
+using Xunit.Abstractions;
 
 namespace Chat.Tests.Cli;
 
@@ -13,7 +15,7 @@ namespace Chat.Tests.Cli;
 /// the AppHost's testing entry point: gateway, five transports, LLM service (offline model), Redis.
 /// </summary>
 [Collection(AppHostCollection.Name)]
-public sealed partial class CliSystemTests(AppHostFixture fixture)
+public sealed partial class CliSystemTests(AppHostFixture fixture, ITestOutputHelper output) : GraphTest(fixture.App, output)
 {
     private readonly DistributedApplication _app = fixture.App;
 

@@ -3,6 +3,7 @@ using System.Text;
 using Aspire.Hosting;
 using Aspire.Hosting.Testing;
 using Chat.Tests.SystemTests;
+using Chat.Tests.Infrastructure;
 using Xunit.Abstractions;
 
 namespace Chat.Tests.Conformance;
@@ -15,7 +16,7 @@ namespace Chat.Tests.Conformance;
 /// output is the failure message. docs/contracts.md.
 /// </summary>
 [Collection(AppHostCollection.Name)]
-public sealed class OriginalContractConformanceTests(AppHostFixture fixture, ITestOutputHelper output)
+public sealed class OriginalContractConformanceTests(AppHostFixture fixture, ITestOutputHelper output) : GraphTest(fixture.App, output)
 {
     // Debian's interpreter: the packages below are installed for it (a pyenv python3 first on PATH lacks them).
     private const string DebianPython = "/usr/bin/python3";
@@ -72,7 +73,7 @@ public sealed class OriginalContractConformanceTests(AppHostFixture fixture, ITe
 
         start.Environment["PYTHONDONTWRITEBYTECODE"] = "1";
         var (exitCode, text) = await RunAsync(start, ScriptTimeout);
-        output.WriteLine(text);
+        Output.WriteLine(text);
         Assert.True(exitCode == 0, $"{script} exited with {exitCode}:\n{text}");
     }
 

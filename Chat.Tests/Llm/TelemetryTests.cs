@@ -45,19 +45,19 @@ public sealed class TelemetryTests(LlmServiceFixture fixture)
     }
 
     [Fact]
-    public async Task Turn_SpanCarriesTimeToFirstToken_AsAttributeAndEvent()
+    public async Task ModelCallSpan_CarriesTimeToFirstChunk_AndAFirstTokenEvent_AndTheTurnSpanItsTimeToFirstToken()
     {
         var model = $"offline-probe-{Guid.NewGuid():N}";
-        var turns = new ConcurrentQueue<Activity>();
+        var spans = new ConcurrentQueue<Activity>();
         using var listener = new ActivityListener
         {
-            ShouldListenTo = source => source.Name == LlmTelemetry.ActivitySourceName,
+            ShouldListenTo = source => source.Name is LlmTelemetry.ActivitySourceName or LlmTelemetry.GenAiSourceName,
             Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
             ActivityStopped = activity =>
             {
-                if (activity.OperationName == "chat.turn" && Equals(activity.GetTagItem("gen_ai.request.model"), model))
+                if (Equals(activity.GetTagItem("gen_ai.request.model"), model))
                 {
-                    turns.Enqueue(activity);
+                    spans.Enqueue(activity);
                 }
             },
         };
@@ -68,14 +68,26 @@ public sealed class TelemetryTests(LlmServiceFixture fixture)
         await client.RunTurnAsync(session.Id, "hello").DefaultTimeout();
         // The turn span ends just after the completion event reaches the caller.
         var deadline = DateTime.UtcNow.AddSeconds(5);
-        while (turns.IsEmpty && DateTime.UtcNow < deadline)
+        while (!spans.Any(s => s.OperationName == "chat.turn") && DateTime.UtcNow < deadline)
         {
             await Task.Delay(20);
         }
 
-        var turn = Assert.Single(turns);
-        var seconds = Assert.IsType<double>(turn.GetTagItem("gen_ai.server.time_to_first_token"));
+        // The model call (what the dashboard's GenAI view lists): provider, the semantic conventions' time to first
+        // chunk, and an event where the first token arrived, no earlier than the chunk.
+        var call = Assert.Single(spans, s => s.Source.Name == LlmTelemetry.GenAiSourceName);
+        Assert.Equal("offline", call.GetTagItem("gen_ai.provider.name"));
+        var firstChunk = Assert.IsType<double>(call.GetTagItem("gen_ai.response.time_to_first_chunk"));
+        Assert.InRange(firstChunk, 0, call.Duration.TotalSeconds);
+        var firstToken = Assert.Single(call.Events, e => e.Name == FirstTokenTelemetryChatClient.FirstTokenEvent);
+        Assert.InRange(firstToken.Timestamp.UtcDateTime, call.StartTimeUtc, call.StartTimeUtc + call.Duration);
+        var eventSeconds = Assert.IsType<double>(firstToken.Tags.Single(t => t.Key == FirstTokenTelemetryChatClient.TimeToFirstTokenAttribute).Value);
+        Assert.InRange(eventSeconds, 0, call.Duration.TotalSeconds);
+
+        // The turn: from its start, so at least the model's own wait.
+        var turn = Assert.Single(spans, s => s.OperationName == "chat.turn");
+        var seconds = Assert.IsType<double>(turn.GetTagItem(FirstTokenTelemetryChatClient.TimeToFirstTokenAttribute));
         Assert.InRange(seconds, 0, turn.Duration.TotalSeconds);
-        Assert.Contains(turn.Events, e => e.Name == "gen_ai.first_token");
+        Assert.Equal(turn.TraceId, call.TraceId);
     }
 }

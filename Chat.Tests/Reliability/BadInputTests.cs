@@ -4,12 +4,13 @@ using Chat.Contracts.Llm.V1;
 using Aspire.Hosting;
 using Aspire.Hosting.Testing;
 using Chat.Tests.Infrastructure;
+using Xunit.Abstractions;
 
 namespace Chat.Tests.Reliability;
 
 /// <summary>Refused requests through the real gateway and transports; none of them changes anything stored.</summary>
 [Collection(ReliabilityCollection.Name)]
-public sealed class BadInputTests(ReliabilityFixture fixture)
+public sealed class BadInputTests(ReliabilityFixture fixture, ITestOutputHelper output) : GraphTest(fixture.App, output)
 {
     private readonly DistributedApplication _app = fixture.App;
 

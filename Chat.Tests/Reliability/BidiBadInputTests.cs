@@ -9,6 +9,7 @@ using Chat.Tests.Infrastructure;
 using Chat.Tests.WebSocket;
 using Grpc.Core;
 using Grpc.Net.Client;
+using Xunit.Abstractions;
 
 namespace Chat.Tests.Reliability;
 
@@ -18,7 +19,7 @@ namespace Chat.Tests.Reliability;
 /// <c>sessions_created</c> and <c>total_turns</c> do not move), as <see cref="BadInputTests"/> checks for HTTP.
 /// </summary>
 [Collection(ReliabilityCollection.Name)]
-public sealed class BidiBadInputTests(ReliabilityFixture fixture)
+public sealed class BidiBadInputTests(ReliabilityFixture fixture, ITestOutputHelper output) : GraphTest(fixture.App, output)
 {
     private const string UnknownSession = "00000000-0000-0000-0000-00000000000a";
 

@@ -6,12 +6,13 @@ using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
 using Chat.Tests.Infrastructure;
 using Grpc.Core;
+using Xunit.Abstractions;
 
 namespace Chat.Tests.Reliability;
 
 /// <summary>Processes killed mid-reply (real processes, SIGKILL through the AppHost), each ending with the stored history checked.</summary>
 [Collection(ReliabilityCollection.Name)]
-public sealed class FaultTests(ReliabilityFixture fixture)
+public sealed class FaultTests(ReliabilityFixture fixture, ITestOutputHelper output) : GraphTest(fixture.App, output)
 {
     private readonly DistributedApplication _app = fixture.App;
 
@@ -170,7 +171,7 @@ public sealed class FaultTests(ReliabilityFixture fixture)
 
 /// <summary>Redis stopped and started again under the running graph (AOF on, as the AppHost runs it).</summary>
 [Collection(ReliabilityCollection.Name)]
-public sealed class RedisRestartTests(ReliabilityFixture fixture)
+public sealed class RedisRestartTests(ReliabilityFixture fixture, ITestOutputHelper output) : GraphTest(fixture.App, output)
 {
     private readonly DistributedApplication _app = fixture.App;
 

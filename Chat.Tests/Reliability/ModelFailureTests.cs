@@ -5,11 +5,12 @@ using Aspire.Hosting;
 using Aspire.Hosting.Testing;
 using Chat.Tests.Infrastructure;
 using Chat.Tests.Llm;
+using Xunit.Abstractions;
 
 namespace Chat.Tests.Reliability;
 
 /// <summary>The whole graph in front of a failing model (the fake Gemini server): bounded retries, the error reaches the client, other sessions go on.</summary>
-public sealed class ModelFailureTests : IAsyncLifetime
+public sealed class ModelFailureTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private const string GeminiKey = "fake-gemini-key-d41d8cd98f00";
     private FakeGeminiServer _gemini = null!;
@@ -24,7 +25,7 @@ public sealed class ModelFailureTests : IAsyncLifetime
                 ["Llm:Gemini:BaseUrl"] = _gemini.BaseUrl,
                 ["Llm:Gemini:MaxRetries"] = "1",
                 ["GEMINI_API_KEY"] = GeminiKey,
-            }).DefaultTimeout();
+            }, output: output).DefaultTimeout();
         _app = await appHost.BuildAsync().DefaultTimeout();
         await _app.StartAsync().DefaultTimeout();
         await _app.WaitForAllResourcesHealthyAsync().WaitAsync(TimeSpan.FromSeconds(90));

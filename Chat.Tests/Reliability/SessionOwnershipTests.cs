@@ -7,12 +7,13 @@ using Grpc.Net.Client;
 using Aspire.Hosting;
 using Aspire.Hosting.Testing;
 using Chat.Tests.Infrastructure;
+using Xunit.Abstractions;
 
 namespace Chat.Tests.Reliability;
 
 /// <summary>With API keys on at the gateway, a session belongs to the key that made it, on every HTTP transport.</summary>
 [Collection(ReliabilityCollection.Name)]
-public sealed class SessionOwnershipTests(ReliabilityFixture fixture)
+public sealed class SessionOwnershipTests(ReliabilityFixture fixture, ITestOutputHelper output) : GraphTest(fixture.App, output)
 {
     private readonly DistributedApplication _app = fixture.App;
 

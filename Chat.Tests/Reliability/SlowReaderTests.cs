@@ -12,6 +12,7 @@ using Aspire.Hosting;
 using Aspire.Hosting.Testing;
 using Chat.Tests.Infrastructure;
 using Chat.Tests.WebSocket;
+using Xunit.Abstractions;
 
 namespace Chat.Tests.Reliability;
 
@@ -22,7 +23,7 @@ namespace Chat.Tests.Reliability;
 /// (detached turns) or not at all (a turn that stops with its caller).
 /// </summary>
 [Collection(SlowReaderCollection.Name)]
-public sealed class SlowReaderTests(SlowReaderFixture fixture)
+public sealed class SlowReaderTests(SlowReaderFixture fixture, ITestOutputHelper output) : GraphTest(fixture.App, output)
 {
     private const string SlowReaderLogLine = "(slow reader)";
 

@@ -8,6 +8,7 @@ using Chat.Tests.Infrastructure;
 using Chat.Tests.WebSocket;
 using Grpc.Core;
 using Grpc.Net.Client;
+using Xunit.Abstractions;
 
 namespace Chat.Tests.Reliability;
 
@@ -16,7 +17,7 @@ namespace Chat.Tests.Reliability;
 /// are open her SSE, NDJSON, WebSocket and gRPC streams are refused before any transport sees them.
 /// </summary>
 [Collection(ReliabilityCollection.Name)]
-public sealed class StreamCapSystemTests(ReliabilityFixture fixture)
+public sealed class StreamCapSystemTests(ReliabilityFixture fixture, ITestOutputHelper output) : GraphTest(fixture.App, output)
 {
     private readonly DistributedApplication _app = fixture.App;
 

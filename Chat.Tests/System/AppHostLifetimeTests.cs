@@ -5,18 +5,19 @@ using Aspire.Hosting;
 using Aspire.Hosting.Testing;
 using Chat.Contracts.Llm.V1;
 using Chat.Tests.Infrastructure;
+using Xunit.Abstractions;
 
 // Not Chat.Tests.System: that namespace would shadow System for every Chat.Tests.* file.
 namespace Chat.Tests.SystemTests;
 
 /// <summary>Starting and stopping the whole application, and what happens when something is wrong.</summary>
-public sealed class AppHostLifetimeTests
+public sealed class AppHostLifetimeTests(ITestOutputHelper output)
 {
     [Fact]
     public async Task WholeGraph_StartConverseStop_LeavesNoProcessBehind()
     {
         IReadOnlyList<int> processIds;
-        await using (var app = await ChatAppHost.StartAsync(settings: ChatAppHost.FastOfflineModel))
+        await using (var app = await ChatAppHost.StartAsync(settings: ChatAppHost.FastOfflineModel, output: output))
         {
             processIds = app.GetProcessIds();
             Assert.Equal(app.ProcessResources().Count, processIds.Count);

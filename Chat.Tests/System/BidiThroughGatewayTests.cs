@@ -9,13 +9,14 @@ using Grpc.Net.Client;
 using Grpc.Net.Client.Web;
 using Grpc.Reflection.V1Alpha;
 using ResponseType = Chat.Contracts.Public.ChatResponse.Types.ResponseType;
+using Xunit.Abstractions;
 
 // Not Chat.Tests.System: that namespace would shadow System for every Chat.Tests.* file.
 namespace Chat.Tests.SystemTests;
 
 /// <summary>Chat.WebSocket and Chat.Grpc as a client reaches them: through the gateway of the whole graph.</summary>
 [Collection(AppHostCollection.Name)]
-public sealed class BidiThroughGatewayTests(AppHostFixture fixture)
+public sealed class BidiThroughGatewayTests(AppHostFixture fixture, ITestOutputHelper output) : GraphTest(fixture.App, output)
 {
     private readonly DistributedApplication _app = fixture.App;
 

@@ -27,6 +27,58 @@ public sealed class ResumeAcrossReplicasTests(ResumeAcrossReplicasTests.Graph gr
 
     public static TheoryData<string> Transports => new("sse", "websocket", "grpc");
 
+    [Fact]
+    public async Task SessionUpdates_FanOutAcrossReplicas_ToWebSocketAndGrpcClientsOfTheSameSession()
+    {
+        // Two WebSocket clients on the two websocket replicas and a gRPC watcher on the second grpc replica, one session.
+        await using var author = await ChatSocket.ConnectAsync(new Uri($"ws://{Address("websocket", 0).Authority}/ws"));
+        await using var reader = await ChatSocket.ConnectAsync(new Uri($"ws://{Address("websocket", 1).Authority}/ws"));
+        Assert.Equal("connected", (await author.ReceiveMessageAsync()).Type());
+        Assert.Equal("connected", (await reader.ReceiveMessageAsync()).Type());
+        await author.SendAsync(new { type = "create_session" });
+        var sessionId = (await author.ReceiveUntilAsync("session_created"))[^1].Str("session_id");
+        await reader.SendAsync(new { type = "join_session", session_id = sessionId });
+        Assert.Equal(sessionId, (await reader.ReceiveUntilAsync("session_joined"))[^1].Str("session_id"));
+
+        using var channel = GrpcChannel.ForAddress(Address("grpc", 1));
+        using var watch = new ChatService.ChatServiceClient(channel).WatchSession(new SessionInfoRequest { SessionId = sessionId });
+        Assert.True(await watch.ResponseStream.MoveNext(CancellationToken.None).DefaultTimeout());
+        Assert.Equal("Watching session", watch.ResponseStream.Current.StatusMessage);
+
+        // Typing on one replica reaches the other replica's socket and the gRPC watcher.
+        await author.SendAsync(new { type = "typing_start", session_id = sessionId });
+        var typing = (await reader.ReceiveUntilAsync("session_update"))[^1];
+        Assert.Equal(("user_typing", true), (typing.Str("update_type"), typing.GetProperty("typing").GetBoolean()));
+        Assert.True(await watch.ResponseStream.MoveNext(CancellationToken.None).DefaultTimeout());
+        Assert.Equal("user_typing", watch.ResponseStream.Current.UpdateType);
+
+        // A reply stored through one replica is announced on the others.
+        await author.SendAsync(new { type = "chat", session_id = sessionId, message = "Fan out, please" });
+        Assert.Contains("Fan out, please", (await author.ReceiveUntilAsync("response_complete"))[^1].Str("full_response"), StringComparison.Ordinal);
+        var added = await NextUpdateAsync(reader, "message_added");
+        Assert.Equal((2, "Fan out, please"), (added.Int("message_count"), added.Str("last_message_preview")));
+        ChatResponse watched;
+        do
+        {
+            Assert.True(await watch.ResponseStream.MoveNext(CancellationToken.None).DefaultTimeout());
+            watched = watch.ResponseStream.Current;
+        }
+        while (watched.UpdateType != "message_added");
+        Assert.Equal((ResponseType.SessionUpdate, 2), (watched.Type, watched.MessageCount));
+    }
+
+    private static async Task<System.Text.Json.JsonElement> NextUpdateAsync(ChatSocket socket, string updateType)
+    {
+        while (true)
+        {
+            var update = (await socket.ReceiveUntilAsync("session_update"))[^1];
+            if (update.Str("update_type") == updateType)
+            {
+                return update;
+            }
+        }
+    }
+
     [Theory]
     [MemberData(nameof(Transports))]
     public async Task ReplicaKilledMidReply_TheReplyResumesOnTheOtherReplica_ExactlyOnce(string transport)

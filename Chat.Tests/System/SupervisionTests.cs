@@ -3,12 +3,13 @@ using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
 using Chat.Contracts.Llm.V1;
 using Chat.Tests.Infrastructure;
+using Xunit.Abstractions;
 
 // Not Chat.Tests.System: that namespace would shadow System for every Chat.Tests.* file.
 namespace Chat.Tests.SystemTests;
 
 [Collection(AppHostCollection.Name)]
-public sealed class SupervisionTests(AppHostFixture fixture)
+public sealed class SupervisionTests(AppHostFixture fixture, ITestOutputHelper output) : GraphTest(fixture.App, output)
 {
     private readonly DistributedApplication _app = fixture.App;
 

@@ -4,12 +4,13 @@ using System.Text.Json;
 using Aspire.Hosting;
 using Aspire.Hosting.Testing;
 using Chat.Tests.Infrastructure;
+using Xunit.Abstractions;
 
 namespace Chat.Tests.SystemTests;
 
 /// <summary>The public entry of the running graph: clients talk to the gateway only.</summary>
 [Collection(AppHostCollection.Name)]
-public sealed class ThroughGatewayTests(AppHostFixture fixture)
+public sealed class ThroughGatewayTests(AppHostFixture fixture, ITestOutputHelper output) : GraphTest(fixture.App, output)
 {
     private readonly DistributedApplication _app = fixture.App;
 

@@ -5,6 +5,7 @@ using System.Text.RegularExpressions;
 using Chat.Tests.Infrastructure;
 using Microsoft.Playwright;
 using static Microsoft.Playwright.Assertions;
+using Xunit.Abstractions;
 
 namespace Chat.Tests.Web;
 
@@ -13,7 +14,7 @@ namespace Chat.Tests.Web;
 /// transports, at desktop (1440×900) and phone (375×812, 360 px) sizes.
 /// </summary>
 [Collection(WebChatCollection.Name)]
-public sealed partial class WebChatPageTests(WebChatFixture fixture)
+public sealed partial class WebChatPageTests(WebChatFixture fixture, ITestOutputHelper output) : GraphTest(fixture.App, output)
 {
     public static readonly string[] AllTransports = ["rest", "ndjson", "sse", "websocket", "grpc-web"];
 
