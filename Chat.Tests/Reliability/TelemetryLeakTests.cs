@@ -101,7 +101,7 @@ public sealed class TelemetryLeakTests
         var message = $"{ContentMarker} sensitive message 0d93";
         var reply = $"{ContentMarker} sensitive reply 7b51";
         gemini.Enqueue(FakeGeminiServer.Stream(FakeGeminiServer.TextEvent(reply, "STOP")));
-        using var rest = app.CreateHttpClient("rest", "http");
+        using var rest = Untraced.Http(app.GetEndpoint("rest", "http"));
         using var response = await rest.PostAsync("/chat", HttpStreams.PostJson("", new { message }).Content).DefaultTimeout();
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Contains(reply, await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
@@ -197,7 +197,7 @@ public sealed class TelemetryLeakTests
     /// </summary>
     private static async Task<string> SendTurnAsync(DistributedApplication app, string transport, string message)
     {
-        using var http = app.CreateHttpClient("gateway", "http");
+        using var http = Untraced.Http(app.GetEndpoint("gateway", "http"));
         switch (transport)
         {
             case "rest":
@@ -237,7 +237,7 @@ public sealed class TelemetryLeakTests
             }
             case "grpc":
             {
-                using var channel = GrpcChannel.ForAddress(app.GetEndpoint("gateway", "http2"));
+                using var channel = Untraced.Grpc(app.GetEndpoint("gateway", "http2"));
                 var client = new ChatService.ChatServiceClient(channel);
                 var asAlice = new Metadata { { "x-api-key", AliceKey } };
                 var session = await client.CreateSessionAsync(new CreateSessionRequest(), asAlice);

@@ -216,7 +216,7 @@ public sealed class TraceShapeTests(TraceShapeTests.GraphFixture fixture, ITestO
 
     private static async Task SendTurnAsync(DistributedApplication app, string transport, string message)
     {
-        using var http = app.CreateHttpClient("gateway", "http");
+        using var http = Untraced.Http(app.GetEndpoint("gateway", "http"));
         switch (transport)
         {
             case "rest":
@@ -253,7 +253,7 @@ public sealed class TraceShapeTests(TraceShapeTests.GraphFixture fixture, ITestO
             }
             case "grpc":
             {
-                using var channel = GrpcChannel.ForAddress(app.GetEndpoint("gateway", "http2"));
+                using var channel = Untraced.Grpc(app.GetEndpoint("gateway", "http2"));
                 var client = new ChatService.ChatServiceClient(channel);
                 var session = await client.CreateSessionAsync(new CreateSessionRequest());
                 using var call = client.SendMessage(new ChatRequest { SessionId = session.SessionId, Message = message });

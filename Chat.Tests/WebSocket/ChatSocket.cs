@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Net.WebSockets;
@@ -28,6 +29,8 @@ public sealed class ChatSocket : IAsyncDisposable
     {
         var handler = new SocketsHttpHandler
         {
+            // A test's socket carries no trace context of this process (see Untraced).
+            ActivityHeadersPropagator = DistributedContextPropagator.CreateNoOutputPropagator(),
             ConnectCallback = async (context, cancellationToken) =>
             {
                 var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
