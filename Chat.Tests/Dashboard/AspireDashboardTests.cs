@@ -65,6 +65,7 @@ public sealed class AspireDashboardTests(ITestOutputHelper output)
             catch (PlaywrightException)
             {
                 await page.ScreenshotAsync(new() { Path = Browsers.Screenshot("aspire-dashboard-trace-missing.png") });
+                await ScreenshotTraceListAsync(page, dashboard);
                 throw;
             }
         }
@@ -75,5 +76,19 @@ public sealed class AspireDashboardTests(ITestOutputHelper output)
         }
 
         await page.ScreenshotAsync(new() { Path = Browsers.Screenshot("aspire-dashboard-trace.png") }).DefaultTimeout();
+    }
+
+    /// <summary>Which traces did arrive: the list page, where a person would look next (best effort).</summary>
+    private static async Task ScreenshotTraceListAsync(IPage page, Uri dashboard)
+    {
+        try
+        {
+            await page.GotoAsync(new Uri(dashboard, "traces").ToString());
+            await page.GetByRole(AriaRole.Grid).First.WaitForAsync(new() { Timeout = 10_000 });
+            await page.ScreenshotAsync(new() { Path = Browsers.Screenshot("aspire-dashboard-traces-when-missing.png"), FullPage = true });
+        }
+        catch (PlaywrightException)
+        {
+        }
     }
 }
