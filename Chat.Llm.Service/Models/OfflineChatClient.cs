@@ -53,7 +53,7 @@ public sealed class OfflineChatClient(OfflineModelOptions options) : IChatClient
 
         var responseId = Guid.NewGuid().ToString("N");
         var modelId = chatOptions?.ModelId ?? options.ModelId;
-        await Task.Delay(options.TimeToFirstTokenMs, cancellationToken);
+        await DelayAtLeastAsync(TimeSpan.FromMilliseconds(options.TimeToFirstTokenMs), cancellationToken);
         var intervalTicks = (long)(options.InterTokenDelayMs * (Stopwatch.Frequency / 1000.0));
         var firstTokenAt = 0L;
         for (var i = 0; i < tokens.Count; i++)
@@ -144,6 +144,19 @@ public sealed class OfflineChatClient(OfflineModelOptions options) : IChatClient
         }
 
         return tokens;
+    }
+
+    /// <summary>
+    /// The configured time to first token is a floor: Task.Delay counts on the millisecond tick count and can end up to
+    /// a millisecond early by the high-resolution clock that TTFT is measured with.
+    /// </summary>
+    private static async Task DelayAtLeastAsync(TimeSpan delay, CancellationToken cancellationToken)
+    {
+        var start = Stopwatch.GetTimestamp();
+        for (var left = delay; left > TimeSpan.Zero; left = delay - Stopwatch.GetElapsedTime(start))
+        {
+            await Task.Delay(left < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : left, cancellationToken);
+        }
     }
 
     private static List<string> Repeat(List<string> tokens, int count)
