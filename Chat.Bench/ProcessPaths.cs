@@ -17,31 +17,13 @@ public static class PortOwners
 {
     private const string Listen = "0A";
     private const string Established = "01";
+    private const int LocalAddressField = 1;
+    private const int RemoteAddressField = 2;
 
     /// <summary>Established connections to each remote port, by the pid holding the local socket.</summary>
     public static Dictionary<(int Pid, int Port), int> Connections()
     {
-        var inodes = new Dictionary<long, int>(); // socket inode → remote port
-        foreach (var table in new[] { "/proc/net/tcp", "/proc/net/tcp6" })
-        {
-            if (!File.Exists(table))
-            {
-                continue;
-            }
-
-            foreach (var line in File.ReadLines(table).Skip(1))
-            {
-                var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-                if (fields.Length < 10 || fields[3] != Established)
-                {
-                    continue;
-                }
-
-                var port = int.Parse(fields[2][(fields[2].LastIndexOf(':') + 1)..], NumberStyles.HexNumber, CultureInfo.InvariantCulture);
-                inodes[long.Parse(fields[9], CultureInfo.InvariantCulture)] = port;
-            }
-        }
-
+        var inodes = SocketPorts(Established, RemoteAddressField);
         var counts = new Dictionary<(int, int), int>();
         foreach (var (pid, inode) in SocketInodes())
         {
@@ -52,6 +34,38 @@ public static class PortOwners
         }
 
         return counts;
+    }
+
+    /// <summary>
+    /// Socket inode → port, for the TCP sockets (IPv4 and IPv6) in <paramref name="state"/>, the port read from the
+    /// local or the remote address. /proc/net/tcp: sl local_address rem_address st tx_queue:rx_queue tr:tm->when
+    /// retrnsmt uid timeout inode.
+    /// </summary>
+    private static Dictionary<long, int> SocketPorts(string state, int addressField)
+    {
+        var inodes = new Dictionary<long, int>();
+        foreach (var table in new[] { "/proc/net/tcp", "/proc/net/tcp6" })
+        {
+            if (!File.Exists(table))
+            {
+                continue;
+            }
+
+            foreach (var line in File.ReadLines(table).Skip(1))
+            {
+                var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                if (fields.Length < 10 || fields[3] != state)
+                {
+                    continue;
+                }
+
+                var address = fields[addressField];
+                inodes[long.Parse(fields[9], CultureInfo.InvariantCulture)] =
+                    int.Parse(address[(address.LastIndexOf(':') + 1)..], NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+            }
+        }
+
+        return inodes;
     }
 
     private static IEnumerable<(int Pid, long Inode)> SocketInodes()
@@ -90,28 +104,7 @@ public static class PortOwners
 
     public static Dictionary<int, int> Listening()
     {
-        var inodes = new Dictionary<long, int>(); // socket inode → port
-        foreach (var table in new[] { "/proc/net/tcp", "/proc/net/tcp6" })
-        {
-            if (!File.Exists(table))
-            {
-                continue;
-            }
-
-            foreach (var line in File.ReadLines(table).Skip(1))
-            {
-                // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
-                var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-                if (fields.Length < 10 || fields[3] != Listen)
-                {
-                    continue;
-                }
-
-                var port = int.Parse(fields[1][(fields[1].LastIndexOf(':') + 1)..], NumberStyles.HexNumber, CultureInfo.InvariantCulture);
-                inodes[long.Parse(fields[9], CultureInfo.InvariantCulture)] = port;
-            }
-        }
-
+        var inodes = SocketPorts(Listen, LocalAddressField);
         var owners = new Dictionary<int, int>();
         foreach (var (pid, inode) in SocketInodes())
         {

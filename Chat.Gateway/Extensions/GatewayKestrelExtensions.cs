@@ -30,7 +30,7 @@ public static class GatewayKestrelExtensions
 
             var endpoints = new Dictionary<string, string?>();
             var index = 0;
-            foreach (var url in Http1Urls(configuration))
+            foreach (var url in KestrelListenUrls.Configured(configuration, DefaultHttp1Url))
             {
                 endpoints[$"Endpoints:Http{index}:Url"] = url;
                 endpoints[$"Endpoints:Http{index}:Protocols"] = "Http1";
@@ -44,22 +44,5 @@ public static class GatewayKestrelExtensions
         });
 
         return builder;
-    }
-
-    /// <summary>ASPNETCORE_URLS (semicolon-separated), else ASPNETCORE_HTTP_PORTS, else port 8000 on every interface.</summary>
-    private static IEnumerable<string> Http1Urls(IConfiguration configuration)
-    {
-        if (configuration[WebHostDefaults.ServerUrlsKey] is { Length: > 0 } urls)
-        {
-            return urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        }
-
-        if (configuration[WebHostDefaults.HttpPortsKey] is { Length: > 0 } ports)
-        {
-            return ports.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-                .Select(port => $"http://+:{port}");
-        }
-
-        return [DefaultHttp1Url];
     }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Net.WebSockets;
@@ -27,29 +26,26 @@ public sealed class ChatSocket : IAsyncDisposable
 
     public static async Task<ChatSocket> ConnectAsync(Uri address, int? receiveBufferBytes = null, IReadOnlyDictionary<string, string>? headers = null)
     {
-        var handler = new SocketsHttpHandler
+        // A test's socket carries no trace context of this process (see Untraced).
+        var handler = Untraced.Handler();
+        handler.ConnectCallback = async (context, cancellationToken) =>
         {
-            // A test's socket carries no trace context of this process (see Untraced).
-            ActivityHeadersPropagator = DistributedContextPropagator.CreateNoOutputPropagator(),
-            ConnectCallback = async (context, cancellationToken) =>
+            var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            if (receiveBufferBytes is { } bytes)
             {
-                var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-                if (receiveBufferBytes is { } bytes)
-                {
-                    socket.ReceiveBufferSize = bytes;
-                }
+                socket.ReceiveBufferSize = bytes;
+            }
 
-                try
-                {
-                    await socket.ConnectAsync(context.DnsEndPoint, cancellationToken);
-                    return new NetworkStream(socket, ownsSocket: true);
-                }
-                catch
-                {
-                    socket.Dispose();
-                    throw;
-                }
-            },
+            try
+            {
+                await socket.ConnectAsync(context.DnsEndPoint, cancellationToken);
+                return new NetworkStream(socket, ownsSocket: true);
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
         };
         var invoker = new HttpMessageInvoker(handler);
         var client = new ClientWebSocket();

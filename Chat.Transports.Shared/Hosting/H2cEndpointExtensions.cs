@@ -44,7 +44,7 @@ public static class H2cEndpointExtensions
 
             var endpoints = new Dictionary<string, string?>();
             var index = 0;
-            foreach (var address in Urls(configuration))
+            foreach (var address in KestrelListenUrls.Configured(configuration, "http://localhost:5000"))
             {
                 endpoints[$"Endpoints:Http{index}:Url"] = address;
                 endpoints[$"Endpoints:Http{index}:Protocols"] = nameof(HttpProtocols.Http1AndHttp2);
@@ -56,20 +56,5 @@ public static class H2cEndpointExtensions
             kestrel.Configure(new ConfigurationBuilder().AddInMemoryCollection(endpoints).Build(), reloadOnChange: false);
         });
         return builder;
-    }
-
-    private static IEnumerable<string> Urls(IConfiguration configuration)
-    {
-        if (configuration[WebHostDefaults.ServerUrlsKey] is { Length: > 0 } urls)
-        {
-            return urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        }
-
-        if (configuration[WebHostDefaults.HttpPortsKey] is { Length: > 0 } ports)
-        {
-            return ports.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(port => $"http://+:{port}");
-        }
-
-        return ["http://localhost:5000"];
     }
 }
