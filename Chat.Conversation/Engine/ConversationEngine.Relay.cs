@@ -9,6 +9,9 @@ namespace Chat.Conversation.Engine;
 /// </summary>
 public sealed partial class ConversationEngine<TFrame>
 {
+    /// <summary>How long a call may take to end after its last event (the LLM service ends it right after).</summary>
+    private static readonly TimeSpan LastEventToCallEnd = TimeSpan.FromSeconds(1);
+
     private async Task StartReplyAsync(ChatCommand chat)
     {
         var sessionId = chat.SessionId ?? SessionId;
@@ -34,7 +37,7 @@ public sealed partial class ConversationEngine<TFrame>
             Detach = _settings.Detach,
             Principal = _principal,
         };
-        Track(RelayAsync(() => _llm.StreamTurn(request, cancellationToken: _lifetime.Token), sessionId, resume: null));
+        Track(RelayAsync(cancel => _llm.StreamTurn(request, cancellationToken: cancel), sessionId, resume: null));
     }
 
     private async Task StartResumeAsync(ResumeCommand resume)
@@ -55,10 +58,10 @@ public sealed partial class ConversationEngine<TFrame>
             ReportStatus = true,
             Principal = _principal,
         };
-        Track(RelayAsync(() => _llm.ResumeTurn(request, cancellationToken: _lifetime.Token), null, resume));
+        Track(RelayAsync(cancel => _llm.ResumeTurn(request, cancellationToken: cancel), null, resume));
     }
 
-    private async Task RelayAsync(Func<AsyncServerStreamingCall<TurnEvent>> start, string? sessionId, ResumeCommand? resume)
+    private async Task RelayAsync(Func<CancellationToken, AsyncServerStreamingCall<TurnEvent>> start, string? sessionId, ResumeCommand? resume)
     {
         var resumed = resume is not null;
         var replyId = resume?.ReplyId;
@@ -68,12 +71,23 @@ public sealed partial class ConversationEngine<TFrame>
             _ownReplies.TurnRequested();
         }
 
+        // The call stops with the connection until its last event has arrived; after that the connection's end no
+        // longer cancels it, so the call is read to its end (the LLM service ends it right after, bounded here) and
+        // finishes OK even when the client leaves as soon as it has the reply.
+        using var callCancel = new CancellationTokenSource();
+        var stopWithConnection = _lifetime.Token.UnsafeRegister(static state => ((CancellationTokenSource)state!).Cancel(), callCancel);
         try
         {
-            using var call = start();
-            await foreach (var turnEvent in call.ResponseStream.ReadAllAsync(_lifetime.Token))
+            using var call = start(callCancel.Token);
+            await foreach (var turnEvent in call.ResponseStream.ReadAllAsync(callCancel.Token))
             {
                 replyId = turnEvent.TurnId;
+                if (turnEvent.KindCase is TurnEvent.KindOneofCase.Completed or TurnEvent.KindOneofCase.Error)
+                {
+                    stopWithConnection.Dispose();
+                    callCancel.CancelAfter(LastEventToCallEnd);
+                }
+
                 switch (turnEvent.KindCase)
                 {
                     case TurnEvent.KindOneofCase.Resume:
@@ -125,11 +139,11 @@ public sealed partial class ConversationEngine<TFrame>
                 }
             }
         }
-        catch (Exception exception) when (_lifetime.IsCancellationRequested
+        catch (Exception exception) when (callCancel.IsCancellationRequested
             && exception is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled or StatusCode.DeadlineExceeded })
         {
             // The connection went away (or its deadline passed: the call reports that); a detached reply goes on in
-            // Chat.Llm.Service for a resume.
+            // Chat.Llm.Service for a resume. Or the call outlived its last event by too long: the client has it all.
         }
         catch (RpcException exception)
         {
@@ -137,6 +151,7 @@ public sealed partial class ConversationEngine<TFrame>
         }
         finally
         {
+            stopWithConnection.Dispose();
             if (!resumed && expectedUpdate is null)
             {
                 _ownReplies.TurnRefused();
