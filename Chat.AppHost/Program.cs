@@ -17,6 +17,7 @@ var llm = builder.AddProjectReplicas<Projects.Chat_Llm_Service>("llm", replicas:
     .WithInternalApiKey(internalApiKey)
     .WithReference(redis)
     .WaitFor(redis)
+    .WithRuntimeTuning()
     .WithRestartOnCrash());
 
 // One wire protocol each, stateless, scaled on its own. Transport:* (StreamWriteTimeout, TurnTimeout…) reaches all.
@@ -28,6 +29,7 @@ ProjectReplicas Transport<TProject>(string name, int replicas, bool http2 = fals
         .WithReference(llm)
         .WithInternalApiKey(internalApiKey)
         .WithEnvironment(builder.Configuration.GetSection("Transport"))
+        .WithRuntimeTuning()
         .WithRestartOnCrash());
 
 var rest = Transport<Projects.Chat_Rest>("rest", replicas: 1, h2c: true);
@@ -46,6 +48,7 @@ builder.AddGateway<Projects.Chat_Gateway>("gateway")
     .WithReference(sse)
     .WithReference(websocket)
     .WithReference(grpc)
+    .WithRuntimeTuning()
     .WithRestartOnCrash()
     .WithStartupSummary(http2EndpointName: GatewayExtensions.Http2EndpointName);
 

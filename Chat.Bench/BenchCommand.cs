@@ -117,6 +117,13 @@ public static class BenchCommand
         report.WriteJson(json);
         await File.WriteAllTextAsync(svg, SvgChart.Render(report), cancellationToken);
         AnsiConsole.MarkupLine(Markup.Escape($"wrote {json} and {svg}"));
+        if (options.LagTrace)
+        {
+            var lags = Path.Combine(options.OutputDirectory, "lag.txt");
+            await LagTrace.WriteAsync(lags, cancellationToken);
+            AnsiConsole.MarkupLine(Markup.Escape($"wrote {lags}"));
+        }
+
         if (report.FunctionalErrors > 0)
         {
             AnsiConsole.MarkupLine($"[red]{report.FunctionalErrors} lost or reordered tokens or failed turns[/]");

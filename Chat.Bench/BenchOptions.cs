@@ -25,6 +25,7 @@ public sealed record BenchOptions
     public bool DotnetRunHost { get; init; }
     public TimeSpan LoadWarmUp { get; init; } = TimeSpan.FromSeconds(10);
     public string Telemetry { get; init; } = "production";
+    public bool LagTrace { get; init; }
     public IReadOnlyDictionary<string, string> ServiceEnvironment { get; init; } = new Dictionary<string, string>();
 
     public const string Usage = """
@@ -59,6 +60,7 @@ public sealed record BenchOptions
           --telemetry <mode>    how the services export telemetry (to the bench's own collector): production (the
                                 SDK's intervals, default), aspire (every second, as under `dotnet run`), off
           --env <NAME=value>    an environment variable for every service (repeatable; A/B runs of a runtime setting)
+          --lag-trace           also writes lag.txt: each measured token's arrival (Unix µs) and lag (µs)
           --out <dir>           where bench.json and bench.svg go (default .bench)
         """;
 
@@ -97,6 +99,7 @@ public sealed record BenchOptions
                 "--arms" => options with { Arms = List(Next()) },
                 "--nginx" => options with { Arms = [.. options.Arms.Append("A2n").Distinct()] },
                 "--dotnet-run-host" => options with { DotnetRunHost = true },
+                "--lag-trace" => options with { LagTrace = true },
                 "--telemetry" => options with { Telemetry = Next() },
                 "--env" => options with
                 {

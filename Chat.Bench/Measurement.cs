@@ -53,6 +53,10 @@ public sealed class TurnObservation
         if (emittedAtTicks > 0)
         {
             LagMicroseconds.Add(Math.Max(0, Ticks.ToMicroseconds(now - emittedAtTicks)));
+            if (LagTrace.Enabled)
+            {
+                LagTrace.Samples.Enqueue((now, Ticks.ToMicroseconds(now - emittedAtTicks)));
+            }
         }
     }
 
@@ -118,5 +122,22 @@ public sealed class ArmFigures(string arm, string transport)
                 InterToken.RecordValue(gap);
             }
         }
+    }
+}
+
+/// <summary>
+/// <c>--lag-trace</c>: every measured token's arrival (Unix µs) and lag (µs), one line each in lag.txt, to line the
+/// tail up in time with other events (GC pauses of a service, say: docs/performance.md, run 5).
+/// </summary>
+public static class LagTrace
+{
+    public static bool Enabled { get; set; }
+
+    public static System.Collections.Concurrent.ConcurrentQueue<(long At, long LagMicroseconds)> Samples { get; } = new();
+
+    public static async Task WriteAsync(string path, CancellationToken cancellationToken)
+    {
+        var offsetMicroseconds = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000 - Ticks.ToMicroseconds(Stopwatch.GetTimestamp());
+        await File.WriteAllLinesAsync(path, Samples.Select(s => $"{Ticks.ToMicroseconds(s.At) + offsetMicroseconds} {s.LagMicroseconds}"), cancellationToken);
     }
 }

@@ -172,15 +172,38 @@ public sealed class TurnEventBuffer
     }
 
     /// <summary>A batch on the wire: length-delimited TurnEvent messages, in order.</summary>
-    public static byte[] EncodeBatch(IReadOnlyList<TurnEvent> events)
+    public static byte[] EncodeBatch(IReadOnlyList<TurnEvent> events) => EncodeBatch(events, messages: null);
+
+    /// <summary>
+    /// The batch encoded once, into one array sized up front; <paramref name="messages"/> (when given) receives each
+    /// event's own bytes as a slice of it (the list's elements). Per event this costs no buffer of its own: a
+    /// WriteDelimitedTo per event allocated a 4 KB stream buffer each time, a third of this service's allocations.
+    /// </summary>
+    private static byte[] EncodeBatch(IReadOnlyList<TurnEvent> events, RedisValue[]? messages)
     {
-        using var stream = new MemoryStream();
-        foreach (var turnEvent in events)
+        var sizes = new int[events.Count];
+        var total = 0;
+        for (var i = 0; i < events.Count; i++)
         {
-            turnEvent.WriteDelimitedTo(stream);
+            sizes[i] = events[i].CalculateSize();
+            total += CodedOutputStream.ComputeLengthSize(sizes[i]) + sizes[i];
         }
 
-        return stream.ToArray();
+        var encoded = new byte[total];
+        var output = new CodedOutputStream(encoded);
+        for (var i = 0; i < events.Count; i++)
+        {
+            output.WriteLength(sizes[i]);
+            var start = (int)output.Position;
+            events[i].WriteTo(output);
+            if (messages is not null)
+            {
+                messages[i] = encoded.AsMemory(start, sizes[i]);
+            }
+        }
+
+        output.CheckNoSpaceLeft();
+        return encoded;
     }
 
     public static List<TurnEvent> DecodeBatch(byte[] batch)
@@ -203,12 +226,7 @@ public sealed class TurnEventBuffer
         }
 
         var events = new RedisValue[batch.Count];
-        for (var i = 0; i < batch.Count; i++)
-        {
-            events[i] = batch[i].ToByteArray();
-        }
-
-        var encoded = EncodeBatch(batch);
+        var encoded = EncodeBatch(batch, events);
         try
         {
             if (_uncertain || !await TryAppendAsync(batch, events, encoded))

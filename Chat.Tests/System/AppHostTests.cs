@@ -60,6 +60,25 @@ public sealed class AppHostTests(AppHostFixture fixture, ITestOutputHelper outpu
     }
 
     [Fact]
+    public async Task RuntimeTuning_ReachesEveryServiceProcess_NotRedis()
+    {
+        foreach (var resource in _app.ProcessResources())
+        {
+            var snapshot = _app.GetResourceSnapshots(resource.Name).Single(s => s.Name == resource.Name);
+            // What the process was started with, read from the kernel (not from the resource model).
+            var environ = (await File.ReadAllTextAsync($"/proc/{snapshot.ProcessId}/environ")).Split('\0');
+            if (resource.Name == "redis")
+            {
+                Assert.DoesNotContain(environ, variable => variable.StartsWith("DOTNET_GCgen0size=", StringComparison.Ordinal));
+                continue;
+            }
+
+            Assert.Contains($"DOTNET_GCgen0size={RuntimeTuningExtensions.Gen0Budget}", environ);
+            Assert.Contains($"DOTNET_SYSTEM_BUFFERS_SHAREDARRAYPOOL_MAXARRAYSPERPARTITION={RuntimeTuningExtensions.PooledArraysPerPartition}", environ);
+        }
+    }
+
+    [Fact]
     public async Task Conversation_ThroughLlmService_RemembersEveryTurn()
     {
         using var channel = await _app.CreateGrpcChannelAsync("llm");
