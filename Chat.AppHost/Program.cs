@@ -48,7 +48,7 @@ builder.AddGateway<Projects.Chat_Gateway>("gateway")
     .WithReference(sse)
     .WithReference(websocket)
     .WithReference(grpc)
-    .WithRuntimeTuning()
+    .WithRuntimeTuning(largeGen0Budget: false)
     .WithRestartOnCrash()
     .WithStartupSummary(http2EndpointName: GatewayExtensions.Http2EndpointName);
 

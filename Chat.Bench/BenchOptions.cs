@@ -23,7 +23,7 @@ public sealed record BenchOptions
     public TimeSpan IdleHold { get; init; } = TimeSpan.FromSeconds(3);
     public string[] Arms { get; init; } = ["A0", "A1", "A2"];
     public bool DotnetRunHost { get; init; }
-    public TimeSpan LoadWarmUp { get; init; } = TimeSpan.FromSeconds(10);
+    public TimeSpan LoadWarmUp { get; init; } = TimeSpan.FromSeconds(30);
     public string Telemetry { get; init; } = "production";
     public bool LagTrace { get; init; }
     public IReadOnlyDictionary<string, string> ServiceEnvironment { get; init; } = new Dictionary<string, string>();
@@ -45,7 +45,8 @@ public sealed record BenchOptions
           --turns <n>           turns per arm in the single-client scenario (default 20)
           --idle-streams <n>    idle WebSocket connections and gRPC Chat streams held open through the gateway (default 200; 0 = skip)
           --duration <t>        load scenario length: 20s, 2m (default 20s)
-          --warmup <t>          the load scenario's unmeasured warm-up at the same rate (default 10s; 0 = none)
+          --warmup <t>          the load scenario's unmeasured warm-up at the same rate (default 30s: at 500 streams the
+                                runtime is still compiling hot code to its final tier ~30 s in; 0 = none)
           --transports <list>   comma-separated subset of rest,streaming,sse,websocket,grpc
           --scenarios <list>    comma-separated subset of single,load,idle (default all three)
           --idle-kinds <list>   idle streams to open: websocket,grpc,sse (default websocket,grpc; sse streams are chat
