@@ -78,6 +78,7 @@ public static class BenchCommand
                 await runner.OpenLoopAsync(arms, cancellationToken, options.LoadWarmUp);
             }
 
+            LagTrace.Enabled = options.LagTrace;
             scenarios.Add(await runner.OpenLoopAsync(arms, cancellationToken));
         }
 

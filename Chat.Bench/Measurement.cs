@@ -52,10 +52,11 @@ public sealed class TurnObservation
         Tokens++;
         if (emittedAtTicks > 0)
         {
-            LagMicroseconds.Add(Math.Max(0, Ticks.ToMicroseconds(now - emittedAtTicks)));
+            var lag = Math.Max(0, Ticks.ToMicroseconds(now - emittedAtTicks));
+            LagMicroseconds.Add(lag);
             if (LagTrace.Enabled)
             {
-                LagTrace.Samples.Enqueue((now, Ticks.ToMicroseconds(now - emittedAtTicks)));
+                LagTrace.Samples.Enqueue((now, lag));
             }
         }
     }
@@ -126,11 +127,12 @@ public sealed class ArmFigures(string arm, string transport)
 }
 
 /// <summary>
-/// <c>--lag-trace</c>: every measured token's arrival (Unix µs) and lag (µs), one line each in lag.txt, to line the
-/// tail up in time with other events (GC pauses of a service, say: docs/performance.md, run 5).
+/// <c>--lag-trace</c>: every token of the measured load scenario, its arrival (Unix µs) and lag (µs), one line each
+/// in lag.txt, to line the tail up in time with other events (GC pauses of a service, say: docs/performance.md, run 5).
 /// </summary>
 public static class LagTrace
 {
+    /// <summary>Set when the measured load starts (the warm-ups and the single-client scenario are not recorded).</summary>
     public static bool Enabled { get; set; }
 
     public static System.Collections.Concurrent.ConcurrentQueue<(long At, long LagMicroseconds)> Samples { get; } = new();

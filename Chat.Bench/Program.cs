@@ -23,7 +23,6 @@ BenchOptions options;
 try
 {
     options = BenchOptions.Parse(args);
-    LagTrace.Enabled = options.LagTrace;
 }
 catch (Exception e) when (e is ArgumentException or FormatException)
 {

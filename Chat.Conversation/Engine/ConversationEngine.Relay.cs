@@ -1,4 +1,5 @@
 using Chat.Contracts.Llm.V1;
+using Chat.Transports.Shared.Hosting;
 using Grpc.Core;
 
 namespace Chat.Conversation.Engine;
@@ -9,9 +10,6 @@ namespace Chat.Conversation.Engine;
 /// </summary>
 public sealed partial class ConversationEngine<TFrame>
 {
-    /// <summary>How long a call may take to end after its last event (the LLM service ends it right after).</summary>
-    private static readonly TimeSpan LastEventToCallEnd = TimeSpan.FromSeconds(1);
-
     private async Task StartReplyAsync(ChatCommand chat)
     {
         var sessionId = chat.SessionId ?? SessionId;
@@ -85,7 +83,7 @@ public sealed partial class ConversationEngine<TFrame>
                 if (turnEvent.KindCase is TurnEvent.KindOneofCase.Completed or TurnEvent.KindOneofCase.Error)
                 {
                     stopWithConnection.Dispose();
-                    callCancel.CancelAfter(LastEventToCallEnd);
+                    callCancel.CancelAfter(LlmCalls.LastEventToCallEnd);
                 }
 
                 switch (turnEvent.KindCase)

@@ -7,6 +7,9 @@ namespace Chat.Transports.Shared.Hosting;
 /// <summary>Deadlines and conversions every transport needs around chat.llm.v1 calls.</summary>
 public static class LlmCalls
 {
+    /// <summary>How long a turn's call may take to end after its last event (the LLM service ends it right after).</summary>
+    public static readonly TimeSpan LastEventToCallEnd = TimeSpan.FromSeconds(1);
+
     public static CallOptions Unary(this TransportOptions options, CancellationToken cancellationToken) =>
         new(deadline: DateTime.UtcNow + options.CallTimeout, cancellationToken: cancellationToken);
 
@@ -38,7 +41,7 @@ public static class LlmCalls
     public static async Task EndAfterLastEventAsync(this AsyncServerStreamingCall<TurnEvent> call, CancellationToken cancellationToken)
     {
         using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        bounded.CancelAfter(TimeSpan.FromSeconds(1));
+        bounded.CancelAfter(LastEventToCallEnd);
         try
         {
             while (await call.ResponseStream.MoveNext(bounded.Token))
